@@ -1,0 +1,47 @@
+# The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/relaywork/suite/internal/platform/app.Version=$(VERSION)
+
+.PHONY: run build assets web-deps test vet bench clean envexample
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web-deps: web/node_modules/.package-lock.json
+
+assets: web-deps
+	$(GO) run ./tools/assets
+
+build: assets
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# Runs coda on :3000 and voyager on :3001 on embedded SQLite under ./data.
+run: build
+	@mkdir -p data
+	@trap 'kill 0' INT TERM EXIT; \
+	  DATA_DIR=$${DATA_DIR:-./data} LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/coda serve & \
+	  DATA_DIR=$${DATA_DIR:-./data} LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/voyager serve & \
+	  wait
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal tools web bench 2>/dev/null)" || (gofmt -l cmd internal tools web bench; echo "gofmt needed"; exit 1)
+
+# The whole suite: vet, race detector, SQLite and PostgreSQL stores, Redis,
+# browser tests. Services are installed and started when missing.
+test: assets
+	@eval "$$(scripts/services.sh)" && \
+	  $(MAKE) --no-print-directory vet && \
+	  $(GO) test -race -count=1 -timeout 20m ./...
+
+bench: build
+	bench/run.sh
+
+envexample:
+	$(GO) run ./tools/envexample
+
+clean:
+	rm -rf $(BIN) web/dist/assets web/dist/manifest.json

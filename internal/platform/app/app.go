@@ -1,0 +1,128 @@
+// Package app is the shared shape of a server binary: it parses the
+// subcommand (serve, migrate, config check, cron), loads settings, opens
+// the store and Redis, builds the platform services and hands them to the
+// product, which mounts its routes and jobs. Both products' main packages
+// are a few lines over this.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relaywork/suite/internal/platform/audit"
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/config"
+	"github.com/relaywork/suite/internal/platform/cron"
+	"github.com/relaywork/suite/internal/platform/obs"
+	"github.com/relaywork/suite/internal/platform/ratelimit"
+	"github.com/relaywork/suite/internal/platform/server"
+	"github.com/relaywork/suite/internal/platform/store"
+)
+
+// Version is set at build time with -ldflags "-X …/app.Version=…".
+var Version = "dev"
+
+// Product describes one server binary.
+type Product struct {
+	Name        config.Product
+	Title       string // shown in help and logs, e.g. "Coda"
+	Description string // one line for help
+	Migrations  fs.FS  // sqlite/ and postgres/ folders
+	// Mount registers the product's routes, jobs and readiness checks on
+	// the platform. It must not start goroutines: the CLI mounts a product
+	// to list its jobs without serving.
+	Mount func(ctx context.Context, p *Platform) (*Mounted, error)
+}
+
+// Mounted is what a product hands back from Mount.
+type Mounted struct {
+	NotFound http.Handler   // HTML 404 page for non-API paths
+	Checks   []server.Check // extra readiness checks
+	// TrustedOrigins may send unsafe cross-origin requests (custom domains).
+	TrustedOrigins []string
+	// Start runs background work while serving (after the server listens);
+	// it must return when ctx ends.
+	Start func(ctx context.Context)
+	Close func() error
+}
+
+// Platform is every shared service a product may use.
+type Platform struct {
+	Config  *config.Config
+	Logger  *slog.Logger
+	DB      *store.DB
+	Redis   redis.UniversalClient // nil without REDIS_URL
+	Metrics *prometheus.Registry
+	Limiter ratelimit.Limiter
+	Limits  *ratelimit.HTTP
+	Cron    *cron.Scheduler
+	Audit   *audit.Log
+	Auth    *auth.Service
+	Router  *server.Router
+	Now     func() time.Time
+	Stdout  io.Writer
+}
+
+// Rate-limit policies by route group: the guides' 10 requests per 10 s per
+// IP for sign-in and changes, looser for reads.
+var (
+	AuthPolicy  = ratelimit.Policy{Name: "auth", Limit: ratelimit.PerPeriod(10, 10*time.Second)}
+	WritePolicy = ratelimit.Policy{Name: "write", Limit: ratelimit.PerPeriod(10, 10*time.Second)}
+	ReadPolicy  = ratelimit.Policy{Name: "read", Limit: ratelimit.PerPeriod(100, 10*time.Second)}
+)
+
+// SignInLimit wraps h in the sign-in rate limit.
+func (p *Platform) SignInLimit(h http.Handler) http.Handler { return p.Limit(AuthPolicy, h) }
+
+// Write wraps h in the mutation rate limit.
+func (p *Platform) Write(h http.Handler) http.Handler { return p.Limit(WritePolicy, h) }
+
+// Read wraps h in the read rate limit.
+func (p *Platform) Read(h http.Handler) http.Handler { return p.Limit(ReadPolicy, h) }
+
+// Limit wraps h in policy pol, scaled by RATE_LIMIT_SCALE (0: no limit).
+func (p *Platform) Limit(pol ratelimit.Policy, h http.Handler) http.Handler {
+	scale := p.Config.RateLimitScale
+	if scale == 0 {
+		return h
+	}
+	if scale != 1 {
+		pol.Limit.Rate = max(1, int(float64(pol.Limit.Rate)*scale))
+		if pol.Limit.Burst > 0 {
+			pol.Limit.Burst = max(1, int(float64(pol.Limit.Burst)*scale))
+		}
+	}
+	return p.Limits.Wrap(pol, h)
+}
+
+// exitError carries a message for the operator and a non-zero exit.
+type exitError struct{ msg string }
+
+func (e *exitError) Error() string { return e.msg }
+
+// IsUsage reports whether err is a usage or configuration error (printed
+// without a stack of wrapping).
+func IsUsage(err error) bool {
+	var e *exitError
+	return errors.As(err, &e)
+}
+
+func usagef(format string, args ...any) error { return &exitError{msg: fmt.Sprintf(format, args...)} }
+
+// newLogger builds the process logger from settings already loaded.
+func newLogger(c *config.Config, w io.Writer) *slog.Logger {
+	format := c.LogFormat
+	if format == "" {
+		format = "json"
+	}
+	return obs.NewLogger(w, c.LogLevel, format).With("service", string(c.Product))
+}

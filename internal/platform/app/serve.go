@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/relaywork/suite/internal/platform/obs"
+	"github.com/relaywork/suite/internal/platform/server"
+)
+
+type slogLogger = slog.Logger
+
+func serve(ctx context.Context, p Product, env Env, args []string) error {
+	if len(args) > 0 {
+		return usagef("usage: %s serve (settings come from the environment; see %s config check)", p.Name, p.Name)
+	}
+	start := time.Now()
+	c, err := loadConfig(p, env, true)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, env.Stderr)
+	// Bind first: with PORT=0 the address is known only now, and links in
+	// mail and sign-in redirects need it when PUBLIC_URL is unset.
+	ln, err := net.Listen("tcp", c.Addr())
+	if err != nil {
+		return fmt.Errorf("%s: listen on %s: %w", p.Name, c.Addr(), err)
+	}
+	defer ln.Close()
+	baseURL := publicOrLocal(c.PublicURL, ln.Addr().String())
+	if err := migrateOnStart(ctx, p, c, log); err != nil {
+		return err
+	}
+	pl, m, closeAll, err := build(ctx, p, c, env, log, baseURL)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	var srv *server.Server
+	health := &server.Health{
+		Version:  Version,
+		Draining: func() bool { return srv != nil && srv.Draining() },
+		Checks:   []server.Check{{Name: "database", Func: pl.DB.Ping}},
+	}
+	if pl.Redis != nil {
+		health.Checks = append(health.Checks, server.Check{Name: "redis", Func: func(ctx context.Context) error { return pl.Redis.Ping(ctx).Err() }})
+	}
+	health.Checks = append(health.Checks, server.Check{Name: "rate_limiter", Func: func(context.Context) error { return pl.Limits.Healthy() }})
+	health.Checks = append(health.Checks, m.Checks...)
+	health.Register(pl.Router)
+	pl.Router.Handle("GET /metrics", server.MetricsHandler(pl.Metrics, c.MetricsToken))
+	pl.Router.Handle("GET /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
+	pl.Router.Handle("POST /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
+	if m.NotFound != nil {
+		pl.Router.SetNotFound(m.NotFound)
+	}
+	trusted := append([]string(nil), m.TrustedOrigins...)
+	if o := server.Origin(c.PublicURL); o != "" {
+		trusted = append(trusted, o)
+	}
+	h, err := server.Stack(pl.Auth.Middleware(pl.Router), server.StackOptions{
+		Logger:         log,
+		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
+		PublicURL:      c.PublicURL,
+		TrustedProxies: c.TrustedProxies,
+		MaxBodyBytes:   c.MaxBodyBytes,
+		TrustedOrigins: trusted,
+	})
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv = server.New(server.Options{
+		Addr:            c.Addr(),
+		Handler:         h,
+		Logger:          log,
+		ShutdownTimeout: c.ShutdownTimeout,
+		OnReady: func(addr string) {
+			url := baseURL
+			log.Info("ready", "url", url, "database", string(pl.DB.Dialect), "redis", pl.Redis != nil, "startup_ms", time.Since(start).Milliseconds(), "version", Version)
+			fmt.Fprintf(env.Stdout, "%s listening on %s\n", p.Title, url)
+			if env.Ready != nil {
+				env.Ready(addr)
+			}
+		},
+	})
+	if err := pl.Cron.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		if err := pl.Cron.Stop(); err != nil {
+			log.Warn("stop scheduler", "err", err.Error())
+		}
+	}()
+	if m.Start != nil {
+		go m.Start(sctx)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+func publicOrLocal(public, addr string) string {
+	if public != "" {
+		return public
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	n, _ := strconv.Atoi(port)
+	return "http://localhost:" + strconv.Itoa(n)
+}

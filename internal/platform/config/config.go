@@ -1,0 +1,313 @@
+// Package config turns the environment into typed, validated settings. It
+// reads the variable names the hosted products' operators already use (and
+// their aliases), reports every problem at once, generates development
+// secrets under DATA_DIR, and documents each variable for .env.example.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relaywork/suite/internal/platform/store"
+)
+
+// Product names which binary is loading settings; some variables apply to one.
+type Product string
+
+// The products.
+const (
+	Coda    Product = "coda"
+	Voyager Product = "voyager"
+)
+
+// Config is every setting a server reads.
+type Config struct {
+	Product Product
+	AppEnv  string // development | production | test
+
+	Port        int
+	DataDir     string
+	DatabaseURL string
+	RedisURL    string
+	PublicURL   string
+	AuthSecret  string
+	// AuthSecretPrevious is still accepted when verifying, so AUTH_SECRET
+	// can rotate without failing sign-ins under way.
+	AuthSecretPrevious string
+	CronSecret         string
+	MetricsToken       string
+	MigrateOnStart     bool
+	ShutdownTimeout    time.Duration
+	DBConnectTimeout   time.Duration
+	MaxBodyBytes       int64
+	TrustedProxies     []netip.Prefix
+	RateLimitScale     float64
+	LogLevel           string
+	LogFormat          string
+	SentryDSN          string
+
+	GoogleClientID, GoogleClientSecret     string
+	LinkedInClientID, LinkedInClientSecret string
+	OIDCIssuer, OIDCClientID               string
+	OIDCClientSecret, OIDCName             string
+	EmailServer, EmailFrom                 string
+
+	AnthropicAPIKey, AnthropicBaseURL string
+	OpenAIAPIKey, OpenAIBaseURL       string
+	StripeSecretKey                   string
+	StripeWebhookSecret               string
+	StripePriceID                     string
+	CommunitiesDir                    string
+
+	DevModeJWTSecret   string
+	DevModeRelayURL    string
+	EnableDevMode      bool
+	RunnerDownloadBase string
+
+	// Sources records where each variable's value came from: "env",
+	// ".env", "default", "generated" or "" (unset).
+	Sources map[string]string
+}
+
+// Production reports whether APP_ENV is production.
+func (c *Config) Production() bool { return c.AppEnv == "production" }
+
+// Addr is the listen address.
+func (c *Config) Addr() string { return ":" + strconv.Itoa(c.Port) }
+
+// Problems collects every problem found while loading.
+type Problems []string
+
+func (p Problems) Error() string {
+	if len(p) == 1 {
+		return "configuration problem: " + p[0]
+	}
+	return fmt.Sprintf("%d configuration problems:\n  - %s", len(p), strings.Join(p, "\n  - "))
+}
+
+// Options tune Load.
+type Options struct {
+	// EnvFile is read in development when present (default ".env"); real
+	// environment variables win over it.
+	EnvFile string
+	// NoGenerate stops Load from writing development secrets to DATA_DIR
+	// (config check uses it, so checking never changes anything).
+	NoGenerate bool
+}
+
+// Load reads settings for product p through getenv. The returned error is a
+// Problems listing everything wrong; the Config is filled as far as possible
+// either way, so `config check` can print it.
+func Load(p Product, getenv func(string) string, o Options) (*Config, error) {
+	env := &source{getenv: getenv, file: map[string]string{}}
+	appEnv := strings.ToLower(strings.TrimSpace(getenv("APP_ENV")))
+	if appEnv == "" {
+		appEnv = "development"
+	}
+	if appEnv != "production" {
+		name := o.EnvFile
+		if name == "" {
+			name = ".env"
+		}
+		if m, err := godotenv.Read(name); err == nil {
+			env.file = m
+		} else if !errors.Is(err, os.ErrNotExist) {
+			env.problems = append(env.problems, fmt.Sprintf("%s: %v (fix the line or remove the file)", name, err))
+		}
+	}
+	c := &Config{Product: p, AppEnv: appEnv, Sources: map[string]string{}}
+	for _, v := range Vars {
+		if !v.appliesTo(p) {
+			continue
+		}
+		raw, src := env.lookup(v)
+		if raw == "" && v.Default != "" {
+			raw, src = v.defaultFor(p), "default"
+		}
+		c.Sources[v.Name] = src
+		if err := v.set(c, raw); err != nil {
+			env.problems = append(env.problems, fmt.Sprintf("%s=%q: %v", v.Name, mask(v, raw), err))
+		}
+	}
+	if appEnv != "development" && appEnv != "production" && appEnv != "test" {
+		env.problems = append(env.problems, fmt.Sprintf("APP_ENV=%q: must be development, production or test", appEnv))
+	}
+	env.problems = append(env.problems, c.validate()...)
+	if len(env.problems) == 0 && !c.Production() {
+		if err := c.fillDevSecrets(!o.NoGenerate); err != nil {
+			env.problems = append(env.problems, err.Error())
+		}
+	}
+	if len(env.problems) > 0 {
+		return c, env.problems
+	}
+	return c, nil
+}
+
+type source struct {
+	getenv   func(string) string
+	file     map[string]string
+	problems Problems
+}
+
+func (s *source) lookup(v Var) (string, string) {
+	for _, n := range append([]string{v.Name}, v.Aliases...) {
+		if x := strings.TrimSpace(s.getenv(n)); x != "" {
+			return x, "env"
+		}
+	}
+	for _, n := range append([]string{v.Name}, v.Aliases...) {
+		if x := strings.TrimSpace(s.file[n]); x != "" {
+			return x, ".env"
+		}
+	}
+	return "", ""
+}
+
+// validate checks relations between settings and what production needs.
+func (c *Config) validate() Problems {
+	var p Problems
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, fmt.Sprintf("PUBLIC_URL=%q: must be an absolute http(s) URL such as https://ideas.example.com", c.PublicURL))
+		}
+	}
+	if _, err := store.Parse(c.DatabaseURL, c.DataDir, string(c.Product)); err != nil {
+		p = append(p, err.Error())
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			p = append(p, "REDIS_URL: must look like redis://[:password@]host:6379/0 or rediss://… (Upstash gives a rediss:// URL)")
+		}
+	}
+	if c.EmailServer != "" && c.EmailServer != "stream" {
+		u, err := url.Parse(c.EmailServer)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			p = append(p, "EMAIL_SERVER: must be smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS) or stream (log mail)")
+		}
+	}
+	pair := func(a, av, b, bv string) {
+		if (av == "") != (bv == "") {
+			p = append(p, fmt.Sprintf("%s and %s go together: set both or neither", a, b))
+		}
+	}
+	pair("GOOGLE_CLIENT_ID", c.GoogleClientID, "GOOGLE_CLIENT_SECRET", c.GoogleClientSecret)
+	pair("LINKEDIN_CLIENT_ID", c.LinkedInClientID, "LINKEDIN_CLIENT_SECRET", c.LinkedInClientSecret)
+	pair("OIDC_CLIENT_ID", c.OIDCClientID, "OIDC_CLIENT_SECRET", c.OIDCClientSecret)
+	if c.OIDCClientID != "" && c.OIDCIssuer == "" {
+		p = append(p, "OIDC_ISSUER: required when OIDC_CLIENT_ID is set (the issuer URL of your Keycloak, Authentik or Dex)")
+	}
+	if c.Production() {
+		need := func(name, val, why string) {
+			if val == "" {
+				p = append(p, fmt.Sprintf("%s: required in production (%s)", name, why))
+			}
+		}
+		need("AUTH_SECRET", c.AuthSecret, "signs sessions and links; generate with: openssl rand -base64 32")
+		need("PUBLIC_URL", c.PublicURL, "the public address, used in links and sign-in redirects")
+		need("CRON_SECRET", c.CronSecret, "protects /api/cron/*; generate with: openssl rand -base64 32")
+		if c.AuthSecret != "" && len(c.AuthSecret) < 32 {
+			p = append(p, "AUTH_SECRET: too short for production (use at least 32 characters: openssl rand -base64 32)")
+		}
+		if c.Product == Coda {
+			need("EMAIL_SERVER", c.EmailServer, "Coda signs people in with emailed links")
+			if c.EnableDevMode {
+				need("DEVMODE_JWT_SECRET", c.DevModeJWTSecret, "signs runner credentials; or set ENABLE_DEVMODE=false")
+			}
+		}
+	}
+	return p
+}
+
+// devSecrets are generated once per DATA_DIR in development and test.
+var devSecrets = []string{"AUTH_SECRET", "CRON_SECRET", "DEVMODE_JWT_SECRET"}
+
+func (c *Config) fillDevSecrets(write bool) error {
+	path := filepath.Join(c.DataDir, "dev-secrets.json")
+	stored := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &stored); err != nil {
+			return fmt.Errorf("%s is damaged (%v): delete it and a new one is generated", path, err)
+		}
+	}
+	changed := false
+	for _, name := range devSecrets {
+		v := Lookup(name)
+		if v == nil || !v.appliesTo(c.Product) || v.get(c) != "" {
+			continue
+		}
+		val := stored[name]
+		if val == "" {
+			var b [32]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return err
+			}
+			val = base64.RawURLEncoding.EncodeToString(b[:])
+			stored[name] = val
+			changed = true
+		}
+		_ = v.set(c, val)
+		c.Sources[name] = "generated"
+	}
+	if changed && write {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return fmt.Errorf("DATA_DIR=%q: cannot create it: %v", c.DataDir, err)
+		}
+		b, _ := json.MarshalIndent(stored, "", "  ")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return fmt.Errorf("DATA_DIR=%q: cannot write development secrets: %v", c.DataDir, err)
+		}
+	}
+	return nil
+}
+
+// Setting is one line of `config check`.
+type Setting struct {
+	Name, Value, Source, Doc string
+}
+
+// Effective lists the settings that apply to the product, secrets masked.
+func (c *Config) Effective() []Setting {
+	var out []Setting
+	for _, v := range Vars {
+		if !v.appliesTo(c.Product) {
+			continue
+		}
+		out = append(out, Setting{Name: v.Name, Value: mask(v, v.get(c)), Source: c.Sources[v.Name], Doc: v.Doc})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return false })
+	return out
+}
+
+func mask(v Var, val string) string {
+	if val == "" {
+		return ""
+	}
+	if v.Secret {
+		if len(val) <= 8 {
+			return "********"
+		}
+		return val[:3] + "…" + "(" + strconv.Itoa(len(val)) + " chars)"
+	}
+	if v.Name == "DATABASE_URL" || v.Name == "REDIS_URL" || v.Name == "EMAIL_SERVER" {
+		if u, err := url.Parse(val); err == nil && u.User != nil {
+			return u.Redacted()
+		}
+	}
+	return val
+}

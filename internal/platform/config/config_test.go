@@ -1,0 +1,146 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(Voyager, env(map[string]string{"DATA_DIR": dir}), Options{EnvFile: filepath.Join(dir, "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3001 || c.DataDir != dir || !c.MigrateOnStart || c.LogFormat != "json" {
+		t.Fatalf("got %+v", c)
+	}
+	if len(c.AuthSecret) < 32 || c.CronSecret == "" || c.CronSecret == c.AuthSecret {
+		t.Fatalf("got secrets %q %q, want distinct generated ones", c.AuthSecret, c.CronSecret)
+	}
+	again, err := Load(Voyager, env(map[string]string{"DATA_DIR": dir}), Options{EnvFile: filepath.Join(dir, "none")})
+	if err != nil || again.AuthSecret != c.AuthSecret {
+		t.Fatalf("got %q, want the stored secret %q to be reused", again.AuthSecret, c.AuthSecret)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "dev-secrets.json"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file: %v %v, want mode 0600", fi, err)
+	}
+	if c.Sources["AUTH_SECRET"] != "generated" || c.Sources["PORT"] != "default" {
+		t.Fatalf("got sources %v", c.Sources)
+	}
+	coda, _ := Load(Coda, env(map[string]string{"DATA_DIR": dir}), Options{EnvFile: filepath.Join(dir, "none")})
+	if coda.Port != 3000 || !coda.EnableDevMode || coda.DevModeJWTSecret == "" {
+		t.Fatalf("coda got %+v", coda)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(Coda, env(map[string]string{
+		"DATA_DIR": dir, "NEXTAUTH_URL": "https://ideas.example.com", "NEXTAUTH_SECRET": strings.Repeat("s", 40),
+		"NEXT_PUBLIC_DEVMODE_RELAY_URL": "wss://relay.example.com", "NEXT_PUBLIC_ENABLE_DEVMODE": "false",
+	}), Options{EnvFile: filepath.Join(dir, "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL != "https://ideas.example.com" || c.AuthSecret != strings.Repeat("s", 40) || c.DevModeRelayURL != "wss://relay.example.com" || c.EnableDevMode {
+		t.Fatalf("aliases not read: %+v", c)
+	}
+}
+
+func TestProblemsReportedAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := Load(Voyager, env(map[string]string{
+		"DATA_DIR": dir, "PORT": "99999", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://nope",
+		"LOG_LEVEL": "loud", "SHUTDOWN_TIMEOUT": "soon", "PUBLIC_URL": "ideas.example.com",
+		"EMAIL_SERVER": "sendgrid", "GOOGLE_CLIENT_ID": "x",
+	}), Options{EnvFile: filepath.Join(dir, "none")})
+	p, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("got %v, want Problems", err)
+	}
+	for _, name := range []string{"PORT", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "PUBLIC_URL", "EMAIL_SERVER", "GOOGLE_CLIENT_SECRET"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("problems %v do not name %s", p, name)
+		}
+	}
+	if len(p) < 8 {
+		t.Errorf("got %d problems, want at least 8: %v", len(p), p)
+	}
+}
+
+func TestProductionRefusesMissingSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := Load(Coda, env(map[string]string{"APP_ENV": "production", "DATA_DIR": dir}), Options{})
+	if err == nil {
+		t.Fatal("got nil, want production to refuse")
+	}
+	for _, name := range []string{"AUTH_SECRET", "PUBLIC_URL", "CRON_SECRET", "EMAIL_SERVER", "DEVMODE_JWT_SECRET"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("got %v, want it to name %s", err, name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dev-secrets.json")); err == nil {
+		t.Error("production generated development secrets")
+	}
+}
+
+func TestEnvFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := filepath.Join(dir, ".env")
+	if err := os.WriteFile(f, []byte("PORT=4000\nLOG_LEVEL=debug\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Coda, env(map[string]string{"DATA_DIR": dir, "LOG_LEVEL": "warn"}), Options{EnvFile: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 4000 || c.LogLevel != "warn" || c.Sources["PORT"] != ".env" {
+		t.Fatalf("got port %d level %s sources %v; want .env port and env winning for level", c.Port, c.LogLevel, c.Sources)
+	}
+}
+
+func TestEffectiveMasksSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(Voyager, env(map[string]string{"DATA_DIR": dir, "ANTHROPIC_API_KEY": "sk-ant-verysecretvalue", "DATABASE_URL": "postgres://u:pw123@h/db"}), Options{EnvFile: filepath.Join(dir, "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, s := range c.Effective() {
+		all.WriteString(s.Name + "=" + s.Value + "\n")
+	}
+	for _, leak := range []string{"verysecretvalue", "pw123", c.AuthSecret} {
+		if strings.Contains(all.String(), leak) {
+			t.Errorf("effective settings leak %q:\n%s", leak, all.String())
+		}
+	}
+}
+
+func TestEnvExampleUpToDate(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../../.env.example")
+	if err != nil {
+		t.Fatalf("read .env.example: %v", err)
+	}
+	if string(b) != EnvExample() {
+		t.Fatal(".env.example is stale: run go run ./tools/envexample")
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), v.Name+"=") {
+			t.Errorf(".env.example lacks %s", v.Name)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var describes one environment variable.
+type Var struct {
+	Name     string
+	Aliases  []string // older names also read (the hosted stack's)
+	Group    string   // heading in .env.example
+	Doc      string
+	Default  string // "PORT" is per product, see defaultFor
+	Secret   bool
+	Products []Product // empty: both
+	Example  string    // shown in .env.example when there is no default
+	kind     kind
+	field    func(*Config) any
+}
+
+type kind int
+
+const (
+	kString kind = iota
+	kInt
+	kBool
+	kDuration
+	kBytes
+	kPrefixes
+)
+
+func (v Var) appliesTo(p Product) bool {
+	if len(v.Products) == 0 {
+		return true
+	}
+	for _, x := range v.Products {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (v Var) defaultFor(p Product) string {
+	if v.Name == "PORT" {
+		if p == Voyager {
+			return "3001"
+		}
+		return "3000"
+	}
+	return v.Default
+}
+
+func (v Var) set(c *Config, raw string) error {
+	switch f := v.field(c).(type) {
+	case *string:
+		*f = raw
+	case *int:
+		if raw == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("must be a whole number")
+		}
+		if v.Name == "PORT" && (n < 0 || n > 65535) {
+			return fmt.Errorf("must be a port number between 1 and 65535 (0 picks a free one)")
+		}
+		*f = n
+	case *bool:
+		if raw == "" {
+			return nil
+		}
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		*f = b
+	case *time.Duration:
+		if raw == "" {
+			return nil
+		}
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			if n, err2 := strconv.Atoi(raw); err2 == nil {
+				d = time.Duration(n) * time.Second
+			} else {
+				return fmt.Errorf("must be a duration such as 30s or 2m")
+			}
+		}
+		if d < 0 {
+			return fmt.Errorf("must not be negative")
+		}
+		*f = d
+	case *int64:
+		if raw == "" {
+			return nil
+		}
+		n, err := parseBytes(raw)
+		if err != nil {
+			return err
+		}
+		*f = n
+	case *float64:
+		if raw == "" {
+			return nil
+		}
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || x < 0 {
+			return fmt.Errorf("must be a number of at least 0 (0 turns rate limits off)")
+		}
+		*f = x
+	case *[]netip.Prefix:
+		*f = nil
+		for _, s := range strings.Split(raw, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if !strings.Contains(s, "/") {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return fmt.Errorf("%q is not an IP address or CIDR range", s)
+				}
+				*f = append(*f, netip.PrefixFrom(a, a.BitLen()))
+				continue
+			}
+			pf, err := netip.ParsePrefix(s)
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/8", s)
+			}
+			*f = append(*f, pf.Masked())
+		}
+	default:
+		return fmt.Errorf("internal: unsupported field type %T", f)
+	}
+	if v.Name == "LOG_LEVEL" && raw != "" {
+		switch strings.ToLower(raw) {
+		case "debug", "info", "warn", "warning", "error":
+		default:
+			return fmt.Errorf("must be debug, info, warn or error")
+		}
+	}
+	if v.Name == "LOG_FORMAT" && raw != "" && raw != "json" && raw != "text" {
+		return fmt.Errorf("must be json or text")
+	}
+	return nil
+}
+
+func (v Var) get(c *Config) string {
+	switch f := v.field(c).(type) {
+	case *string:
+		return *f
+	case *int:
+		return strconv.Itoa(*f)
+	case *bool:
+		return strconv.FormatBool(*f)
+	case *time.Duration:
+		return f.String()
+	case *int64:
+		return strconv.FormatInt(*f, 10)
+	case *float64:
+		return strconv.FormatFloat(*f, 'g', -1, 64)
+	case *[]netip.Prefix:
+		s := make([]string, len(*f))
+		for i, p := range *f {
+			s[i] = p.String()
+		}
+		return strings.Join(s, ",")
+	}
+	return ""
+}
+
+func parseBytes(s string) (int64, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for suf, m := range map[string]int64{"KB": 1 << 10, "MB": 1 << 20, "K": 1 << 10, "M": 1 << 20} {
+		if strings.HasSuffix(s, suf) {
+			mult, s = m, strings.TrimSuffix(s, suf)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("must be a size such as 1048576, 512KB or 1MB")
+	}
+	return n * mult, nil
+}
+
+// Lookup returns the variable named name, or nil.
+func Lookup(name string) *Var {
+	for i := range Vars {
+		if Vars[i].Name == name {
+			return &Vars[i]
+		}
+	}
+	return nil
+}
+
+var (
+	onlyCoda    = []Product{Coda}
+	onlyVoyager = []Product{Voyager}
+)
+
+// Vars lists every variable either server reads, in .env.example order.
+var Vars = []Var{
+	{Name: "APP_ENV", Group: "Server", Doc: "development (default: generated secrets, stream mail), production (refuses to start without its secrets) or test", Default: "development", field: func(c *Config) any { return &c.AppEnv }},
+	{Name: "PORT", Group: "Server", Doc: "HTTP port (coda 3000, voyager 3001)", Default: "per product", field: func(c *Config) any { return &c.Port }},
+	{Name: "PUBLIC_URL", Aliases: []string{"NEXTAUTH_URL"}, Group: "Server", Doc: "public address of this server, used in links, redirects and HSTS", Example: "https://ideas.example.com", field: func(c *Config) any { return &c.PublicURL }},
+	{Name: "DATA_DIR", Group: "Server", Doc: "where the embedded database, generated development secrets and backups live", Default: "./data", field: func(c *Config) any { return &c.DataDir }},
+	{Name: "SHUTDOWN_TIMEOUT", Group: "Server", Doc: "how long in-flight requests may finish after SIGTERM", Default: "15s", field: func(c *Config) any { return &c.ShutdownTimeout }},
+	{Name: "MAX_BODY_BYTES", Group: "Server", Doc: "largest request body accepted (413 beyond)", Default: "1MB", field: func(c *Config) any { return &c.MaxBodyBytes }},
+	{Name: "RATE_LIMIT_SCALE", Group: "Server", Doc: "multiplies every rate limit (the guides' 10 requests per 10 s per IP on sign-in and changes); 0.5 halves them during an attack, 0 turns them off (load tests only)", Default: "1", field: func(c *Config) any { return &c.RateLimitScale }},
+	{Name: "TRUSTED_PROXIES", Group: "Server", Doc: "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", Example: "10.0.0.0/8", field: func(c *Config) any { return &c.TrustedProxies }},
+
+	{Name: "DATABASE_URL", Group: "Storage", Doc: "empty: embedded SQLite under DATA_DIR; postgres://…?sslmode=require&connection_limit=10&pool_timeout=10 for PostgreSQL", Example: "postgresql://user:password@host/database?sslmode=require", field: func(c *Config) any { return &c.DatabaseURL }},
+	{Name: "DB_CONNECT_TIMEOUT", Group: "Storage", Doc: "how long to retry an unreachable database at start before exiting", Default: "30s", field: func(c *Config) any { return &c.DBConnectTimeout }},
+	{Name: "MIGRATE_ON_START", Group: "Storage", Doc: "apply pending migrations when serve starts (under a lock)", Default: "true", field: func(c *Config) any { return &c.MigrateOnStart }},
+	{Name: "REDIS_URL", Group: "Storage", Doc: "empty: in-process limiter and locks; redis:// or rediss:// (Upstash) to share them between instances", Example: "rediss://default:token@host:6379", field: func(c *Config) any { return &c.RedisURL }},
+
+	{Name: "AUTH_SECRET", Aliases: []string{"NEXTAUTH_SECRET"}, Group: "Security", Doc: "signs sessions and sign-in links (generated in development)", Secret: true, Example: "openssl rand -base64 32", field: func(c *Config) any { return &c.AuthSecret }},
+	{Name: "AUTH_SECRET_PREVIOUS", Group: "Security", Doc: "the AUTH_SECRET before a rotation; still accepted for sign-ins under way (see docs/operations.md, rotate secrets)", Secret: true, field: func(c *Config) any { return &c.AuthSecretPrevious }},
+	{Name: "CRON_SECRET", Group: "Security", Doc: "bearer token for /api/cron/{job} (generated in development)", Secret: true, Example: "openssl rand -base64 32", field: func(c *Config) any { return &c.CronSecret }},
+	{Name: "METRICS_TOKEN", Group: "Security", Doc: "if set, /metrics requires Authorization: Bearer <token>", Secret: true, field: func(c *Config) any { return &c.MetricsToken }},
+
+	{Name: "LOG_LEVEL", Group: "Observability", Doc: "debug, info, warn or error", Default: "info", field: func(c *Config) any { return &c.LogLevel }},
+	{Name: "LOG_FORMAT", Group: "Observability", Doc: "json (default) or text", Default: "json", field: func(c *Config) any { return &c.LogFormat }},
+	{Name: "SENTRY_DSN", Aliases: []string{"NEXT_PUBLIC_SENTRY_DSN"}, Group: "Observability", Doc: "report errors to Sentry when set", Secret: true, field: func(c *Config) any { return &c.SentryDSN }},
+
+	{Name: "GOOGLE_CLIENT_ID", Group: "Sign-in", Doc: "Google OAuth client (redirect URI PUBLIC_URL/api/auth/callback/google)", Products: onlyVoyager, field: func(c *Config) any { return &c.GoogleClientID }},
+	{Name: "GOOGLE_CLIENT_SECRET", Group: "Sign-in", Secret: true, Products: onlyVoyager, field: func(c *Config) any { return &c.GoogleClientSecret }},
+	{Name: "LINKEDIN_CLIENT_ID", Group: "Sign-in", Doc: "LinkedIn OpenID Connect client (redirect URI PUBLIC_URL/api/auth/callback/linkedin)", Products: onlyVoyager, field: func(c *Config) any { return &c.LinkedInClientID }},
+	{Name: "LINKEDIN_CLIENT_SECRET", Group: "Sign-in", Secret: true, Products: onlyVoyager, field: func(c *Config) any { return &c.LinkedInClientSecret }},
+	{Name: "OIDC_ISSUER", Group: "Sign-in", Doc: "any OpenID Connect issuer (Keycloak, Authentik, Dex)", Example: "https://auth.example.com/realms/main", field: func(c *Config) any { return &c.OIDCIssuer }},
+	{Name: "OIDC_CLIENT_ID", Group: "Sign-in", field: func(c *Config) any { return &c.OIDCClientID }},
+	{Name: "OIDC_CLIENT_SECRET", Group: "Sign-in", Secret: true, field: func(c *Config) any { return &c.OIDCClientSecret }},
+	{Name: "OIDC_NAME", Group: "Sign-in", Doc: "button label for the generic issuer", Default: "Single sign-on", field: func(c *Config) any { return &c.OIDCName }},
+	{Name: "EMAIL_SERVER", Group: "Sign-in", Doc: "smtp://user:pass@host:587 (STARTTLS), smtps://…:465, or stream (write mail to the log; the development default)", Example: "smtp://user:pass@smtp.example.com:587", field: func(c *Config) any { return &c.EmailServer }},
+	{Name: "EMAIL_FROM", Group: "Sign-in", Doc: "sender of sign-in mail", Example: "Coda <hello@example.com>", field: func(c *Config) any { return &c.EmailFrom }},
+
+	{Name: "ANTHROPIC_API_KEY", Group: "AI (Voyager)", Doc: "primary provider", Secret: true, Products: onlyVoyager, Example: "sk-ant-...", field: func(c *Config) any { return &c.AnthropicAPIKey }},
+	{Name: "ANTHROPIC_BASE_URL", Group: "AI (Voyager)", Doc: "proxy or compatible endpoint for Anthropic", Products: onlyVoyager, field: func(c *Config) any { return &c.AnthropicBaseURL }},
+	{Name: "OPENAI_API_KEY", Group: "AI (Voyager)", Doc: "fallback provider", Secret: true, Products: onlyVoyager, Example: "sk-...", field: func(c *Config) any { return &c.OpenAIAPIKey }},
+	{Name: "OPENAI_BASE_URL", Group: "AI (Voyager)", Doc: "OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp), ending in /v1/", Products: onlyVoyager, field: func(c *Config) any { return &c.OpenAIBaseURL }},
+	{Name: "COMMUNITIES_DIR", Group: "AI (Voyager)", Doc: "folder of community JSON files", Default: "./communities", Products: onlyVoyager, field: func(c *Config) any { return &c.CommunitiesDir }},
+	{Name: "STRIPE_SECRET_KEY", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "sk_live_...", field: func(c *Config) any { return &c.StripeSecretKey }},
+	{Name: "STRIPE_WEBHOOK_SECRET", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "whsec_...", field: func(c *Config) any { return &c.StripeWebhookSecret }},
+	{Name: "STRIPE_PRICE_ID", Group: "Billing (Voyager)", Products: onlyVoyager, Example: "price_...", field: func(c *Config) any { return &c.StripePriceID }},
+
+	{Name: "ENABLE_DEVMODE", Aliases: []string{"NEXT_PUBLIC_ENABLE_DEVMODE"}, Group: "DevMode (Coda)", Doc: "offer the browser terminal", Default: "true", Products: onlyCoda, field: func(c *Config) any { return &c.EnableDevMode }},
+	{Name: "DEVMODE_JWT_SECRET", Group: "DevMode (Coda)", Doc: "signs runner credentials (generated in development)", Secret: true, Products: onlyCoda, Example: "openssl rand -base64 32", field: func(c *Config) any { return &c.DevModeJWTSecret }},
+	{Name: "DEVMODE_RELAY_URL", Aliases: []string{"NEXT_PUBLIC_DEVMODE_RELAY_URL"}, Group: "DevMode (Coda)", Doc: "where a separately run relay (coda relay) is; empty: the relay inside coda serve", Products: onlyCoda, Example: "wss://relay.example.com", field: func(c *Config) any { return &c.DevModeRelayURL }},
+	{Name: "RUNNER_DOWNLOAD_BASE", Aliases: []string{"NEXT_PUBLIC_RUNNER_DOWNLOAD_BASE"}, Group: "DevMode (Coda)", Doc: "base URL of runner downloads", Products: onlyCoda, Example: "https://github.com/yourorg/coda/releases/download", field: func(c *Config) any { return &c.RunnerDownloadBase }},
+}

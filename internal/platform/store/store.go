@@ -1,0 +1,366 @@
+// Package store opens the product database, embedded SQLite by default or
+// PostgreSQL when DATABASE_URL says so, hides the few dialect differences
+// (placeholders, time handling, the writer connection) and runs the
+// embedded migrations.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names a database engine.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// AcceptedForms is told to an operator whose DATABASE_URL cannot be read.
+const AcceptedForms = `empty (embedded SQLite under DATA_DIR), postgres://user:pass@host:5432/db?sslmode=require (also postgresql://; optional connection_limit=N&pool_timeout=SECONDS), or sqlite:/path/to/file.db`
+
+// Options says what to open.
+type Options struct {
+	URL            string        // DATABASE_URL; empty means SQLite under DataDir
+	DataDir        string        // where the SQLite file lives
+	Name           string        // product name; the SQLite file is Name.db
+	ConnectTimeout time.Duration // how long to retry an unreachable database at start
+	Logger         *slog.Logger
+}
+
+// Target is a parsed DATABASE_URL.
+type Target struct {
+	Dialect        Dialect
+	DSN            string        // what the driver is given
+	Path           string        // SQLite file path
+	MaxConns       int           // connection_limit (PostgreSQL)
+	PoolTimeout    time.Duration // pool_timeout (PostgreSQL)
+	Redacted       string        // safe to print
+	connectTimeout time.Duration
+}
+
+// Parse reads a DATABASE_URL. Errors name the variable and the accepted forms.
+func Parse(raw, dataDir, name string) (Target, error) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		if dataDir == "" {
+			dataDir = "data"
+		}
+		p := filepath.Join(dataDir, name+".db")
+		return Target{Dialect: SQLite, Path: p, Redacted: "sqlite:" + p}, nil
+	case strings.HasPrefix(raw, "sqlite:"), strings.HasPrefix(raw, "file:"):
+		p := raw[strings.Index(raw, ":")+1:]
+		p = strings.TrimPrefix(p, "//")
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		if p == "" {
+			return Target{}, fmt.Errorf("DATABASE_URL %q names no SQLite file; accepted forms: %s", raw, AcceptedForms)
+		}
+		return Target{Dialect: SQLite, Path: p, Redacted: "sqlite:" + p}, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return parsePostgres(raw)
+	default:
+		return Target{}, fmt.Errorf("DATABASE_URL is not a database URL this server understands; accepted forms: %s", AcceptedForms)
+	}
+}
+
+func parsePostgres(raw string) (Target, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return Target{}, fmt.Errorf("DATABASE_URL is a malformed PostgreSQL URL (check the host and escape special characters in the password); accepted forms: %s", AcceptedForms)
+	}
+	t := Target{Dialect: Postgres, MaxConns: 10, PoolTimeout: 10 * time.Second}
+	q := u.Query()
+	if v := q.Get("connection_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return Target{}, fmt.Errorf("DATABASE_URL connection_limit=%q must be a whole number of at least 1", v)
+		}
+		t.MaxConns = n
+	}
+	if v := q.Get("pool_timeout"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return Target{}, fmt.Errorf("DATABASE_URL pool_timeout=%q must be a whole number of seconds", v)
+		}
+		t.PoolTimeout = time.Duration(n) * time.Second
+	}
+	if v := q.Get("connect_timeout"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			t.connectTimeout = time.Duration(n) * time.Second
+		}
+	}
+	// Prisma's schema= becomes PostgreSQL's search_path.
+	if v := q.Get("schema"); v != "" {
+		q.Set("search_path", v)
+	}
+	for _, k := range []string{"connection_limit", "pool_timeout", "schema", "pgbouncer", "socket_timeout"} {
+		q.Del(k)
+	}
+	u.RawQuery = q.Encode()
+	t.DSN = u.String()
+	t.Redacted = u.Redacted()
+	if _, err := pgx.ParseConfig(t.DSN); err != nil {
+		return Target{}, fmt.Errorf("DATABASE_URL cannot be used: %s; accepted forms: %s", pgErrText(err), AcceptedForms)
+	}
+	return t, nil
+}
+
+// pgErrText keeps the reason from a pgx parse error without echoing the password.
+func pgErrText(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return "invalid connection string"
+}
+
+// DB is an open database. Writes go through the writer (on SQLite a single
+// connection, so writers queue instead of failing busy); reads use a pool.
+type DB struct {
+	Dialect Dialect
+	Target  Target
+	w       *sql.DB
+	r       *sql.DB
+}
+
+// Open opens and pings the database, retrying an unreachable PostgreSQL with
+// backoff for ConnectTimeout.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	t, err := Parse(o.URL, o.DataDir, o.Name)
+	if err != nil {
+		return nil, err
+	}
+	switch t.Dialect {
+	case SQLite:
+		return openSQLite(ctx, t)
+	default:
+		return openPostgres(ctx, t, o)
+	}
+}
+
+func openSQLite(ctx context.Context, t Target) (*DB, error) {
+	if dir := filepath.Dir(t.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+		}
+	}
+	base := "file:" + t.Path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
+	}
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	t.DSN = base
+	return &DB{Dialect: SQLite, Target: t, w: w, r: r}, nil
+}
+
+func openPostgres(ctx context.Context, t Target, o Options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(t.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %s", pgErrText(err))
+	}
+	if t.connectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(t.MaxConns)
+	db.SetMaxIdleConns(t.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+
+	deadline := time.Now().Add(o.ConnectTimeout)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = db.PingContext(pctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			db.Close()
+			return nil, fmt.Errorf("database %s unreachable after %d attempts over %s (DB_CONNECT_TIMEOUT): %w", t.Redacted, attempt, o.ConnectTimeout, err)
+		}
+		o.Logger.Warn("database not reachable yet, retrying", "attempt", attempt, "in", backoff.String(), "err", err.Error())
+		select {
+		case <-ctx.Done():
+			db.Close()
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	return &DB{Dialect: Postgres, Target: t, w: db, r: db}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Writer returns the pool that writes (on SQLite, one connection).
+func (db *DB) Writer() *sql.DB { return db.w }
+
+// Reader returns the pool for queries.
+func (db *DB) Reader() *sql.DB { return db.r }
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.w.PingContext(ctx) }
+
+// Stats returns the writer pool's statistics (the PostgreSQL pool).
+func (db *DB) Stats() sql.DBStats { return db.w.Stats() }
+
+// Rebind turns ? placeholders into the dialect's ($1, $2… on PostgreSQL),
+// leaving question marks inside quoted strings alone.
+func (db *DB) Rebind(q string) string { return Rebind(db.Dialect, q) }
+
+// Rebind is DB.Rebind for a dialect.
+func Rebind(d Dialect, q string) string {
+	if d != Postgres || strings.IndexByte(q, '?') < 0 {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// args normalises arguments: times go in as UTC without a monotonic reading.
+func args(in []any) []any {
+	for i, a := range in {
+		switch v := a.(type) {
+		case time.Time:
+			in[i] = v.UTC()
+		case *time.Time:
+			if v != nil {
+				in[i] = v.UTC()
+			}
+		}
+	}
+	return in
+}
+
+// Exec runs a statement on the writer.
+func (db *DB) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
+	return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
+}
+
+// Query runs a query on the reader pool.
+func (db *DB) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
+	return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
+}
+
+// QueryRow runs a query expected to return at most one row, on the reader.
+func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
+	return db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+}
+
+// Tx is a transaction on the writer, with the same rebinding as DB.
+type Tx struct {
+	*sql.Tx
+	Dialect Dialect
+}
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+}
+
+// QueryRow runs a single-row query in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+}
+
+// InTx runs fn in a transaction on the writer, committing if it returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
+	stx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = stx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = stx.Rollback()
+		}
+	}()
+	if err = fn(&Tx{Tx: stx, Dialect: db.Dialect}); err != nil {
+		return err
+	}
+	if err = stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}

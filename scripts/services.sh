@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Makes this machine ready for the whole test suite: installs only what is
+# missing (PostgreSQL, Redis, Chromium, Node.js from Debian), starts only
+# what is not answering, and prints the TEST_* variables to export.
+# Usage: eval "$(scripts/services.sh)"
+set -euo pipefail
+
+log() { echo "services: $*" >&2; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  log "starting PostgreSQL"
+  ver=$(ls /etc/postgresql | sort -V | tail -1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 || true
+  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  pg_isready -h 127.0.0.1 -p 5432 >&2
+fi
+if ! $SUDO runuser -u postgres -- psql -tAq -c "SELECT 1 FROM pg_roles WHERE rolname='app'" 2>/dev/null | grep -q 1; then
+  log "creating PostgreSQL role app"
+  $SUDO runuser -u postgres -- psql -q -c "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'app'" >&2
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+  log "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
+  for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
+  redis-cli -h 127.0.0.1 -p 6379 ping >&2
+fi
+
+echo "export TEST_DATABASE_URL='postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable'"
+echo "export TEST_REDIS_URL='redis://127.0.0.1:6379/0'"

@@ -1,0 +1,7 @@
+// Entry point of every Coda page. esbuild emits the CSS imported here as the
+// sibling bundle coda/main.css, which the layout links.
+import "../shared/base.css";
+import "./coda.css";
+import { enhance } from "../shared/enhance";
+
+enhance();

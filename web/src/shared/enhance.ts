@@ -1,0 +1,49 @@
+// Progressive enhancement shared by every page of both products. Pages work
+// without it; it only adds behaviour that needs JavaScript.
+import { onCLS, onINP, onLCP, type Metric } from "web-vitals";
+
+// enhance marks the document as scripted and, when the server asks for it
+// with <body data-vitals="on">, reports Core Web Vitals to /api/vitals.
+export function enhance(): void {
+  document.documentElement.classList.add("js");
+  if (document.body?.dataset.vitals === "on") {
+    reportVitals("/api/vitals");
+  }
+}
+
+// VitalsReport is the JSON body of one POST to /api/vitals.
+interface VitalsReport {
+  page: string;
+  metrics: { name: string; value: number; rating: string; id: string; navigationType: string }[];
+}
+
+// reportVitals queues each metric and sends the queue in one beacon when the
+// page is hidden, which is when web-vitals finalises CLS and INP.
+function reportVitals(endpoint: string): void {
+  const queue = new Map<string, Metric>();
+  const add = (m: Metric) => {
+    queue.set(m.name, m);
+  };
+  const flush = () => {
+    if (queue.size === 0 || !navigator.sendBeacon) return;
+    const report: VitalsReport = {
+      page: location.pathname,
+      metrics: [...queue.values()].map((m) => ({
+        name: m.name,
+        value: m.value,
+        rating: m.rating,
+        id: m.id,
+        navigationType: m.navigationType,
+      })),
+    };
+    queue.clear();
+    navigator.sendBeacon(endpoint, new Blob([JSON.stringify(report)], { type: "application/json" }));
+  };
+  onLCP(add);
+  onCLS(add);
+  onINP(add);
+  addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") flush();
+  });
+  addEventListener("pagehide", flush);
+}
