@@ -47,11 +47,30 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	tpl, _ := fs.Sub(templates, "templates")
 	kit, err := p.MountSite(tpl,
 		web.Product{Name: Title, Tagline: Tagline, Home: "/", CSS: "coda/main.css", JS: "coda/main.js"},
-		[]web.NavLink{{Label: "Home", Href: "/"}})
+		nav(p.Config.EnableDevMode))
 	if err != nil {
 		return nil, err
 	}
 	s := &site{p: p, render: kit.Render}
+	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}
 	s.routes(p)
-	return &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}, nil
+	// Each part of Coda mounts its own routes, jobs and background work.
+	if err := s.mountIdeas(ctx, m); err != nil {
+		return nil, err
+	}
+	if p.Config.EnableDevMode {
+		if err := s.mountDevMode(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// nav is Coda's main navigation.
+func nav(devMode bool) []web.NavLink {
+	links := []web.NavLink{{Label: "Ideas", Href: "/ideas"}}
+	if devMode {
+		links = append(links, web.NavLink{Label: "DevMode", Href: "/devmode"})
+	}
+	return links
 }
