@@ -126,3 +126,27 @@ func newLogger(c *config.Config, w io.Writer) *slog.Logger {
 	}
 	return obs.NewLogger(w, c.LogLevel, format).With("service", string(c.Product))
 }
+
+// AddStart adds background work to run while serving, after any already
+// added; each runs in its own goroutine and must return when ctx ends.
+func (m *Mounted) AddStart(f func(ctx context.Context)) {
+	prev := m.Start
+	if prev == nil {
+		m.Start = f
+		return
+	}
+	m.Start = func(ctx context.Context) {
+		go prev(ctx)
+		f(ctx)
+	}
+}
+
+// AddClose adds a clean-up to run at shutdown, after any already added.
+func (m *Mounted) AddClose(f func() error) {
+	prev := m.Close
+	if prev == nil {
+		m.Close = f
+		return
+	}
+	m.Close = func() error { return errors.Join(prev(), f()) }
+}
