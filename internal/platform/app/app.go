@@ -41,7 +41,23 @@ type Product struct {
 	// the platform. It must not start goroutines: the CLI mounts a product
 	// to list its jobs without serving.
 	Mount func(ctx context.Context, p *Platform) (*Mounted, error)
+	// Commands are the product's own subcommands (`voyager communities
+	// validate`, `coda relay`), dispatched before the shared ones' unknown
+	// command error. Each gets the arguments after its name.
+	Commands []Command
 }
+
+// Command is a product subcommand.
+type Command struct {
+	Name    string // the first argument, e.g. "communities"
+	Usage   string // one help line after the binary's name, e.g. "communities validate [DIR]"
+	Summary string // what it does, for help
+	Run     func(ctx context.Context, env Env, args []string) error
+}
+
+// Usagef returns an error that the binary prints as is and exits 1 with;
+// for a product command's usage and input mistakes.
+func Usagef(format string, args ...any) error { return usagef(format, args...) }
 
 // Mounted is what a product hands back from Mount.
 type Mounted struct {

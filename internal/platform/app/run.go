@@ -63,11 +63,20 @@ func Run(ctx context.Context, p Product, env Env) error {
 		fmt.Fprint(env.Stdout, help(p))
 		return nil
 	default:
+		for _, c := range p.Commands {
+			if c.Name == cmd {
+				return c.Run(ctx, env, args)
+			}
+		}
 		return usagef("unknown command %q\n\n%s", cmd, help(p))
 	}
 }
 
 func help(p Product) string {
+	var extra strings.Builder
+	for _, c := range p.Commands {
+		fmt.Fprintf(&extra, "  %s %s\n                               %s\n", p.Name, c.Usage, c.Summary)
+	}
 	return fmt.Sprintf(`%[1]s: %[2]s
 
 Usage:
@@ -81,10 +90,10 @@ Usage:
                                sign everyone (or one user) out of every device
   %[1]s admin login-link EMAIL [--role admin]
                                print a single-use sign-in link, creating the user if needed
-  %[1]s version                 print the version
+%[3]s  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
-`, p.Name, p.Description)
+`, p.Name, p.Description, extra.String())
 }
 
 func loadConfig(p Product, env Env, generate bool) (*config.Config, error) {
