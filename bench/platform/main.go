@@ -136,11 +136,47 @@ func measure(path, name string, rate int, dur time.Duration, starts int) error {
 	time.Sleep(2 * time.Second)
 	idle := rssKB(p.cmd.Process.Pid)
 	for _, route := range []string{"/healthz", "/"} {
-		r := load(base+route, rate, dur)
+		r := load(base+route, "", rate, dur)
 		fmt.Printf("| %s | %.1f ms | %.1f MB | %s | %d/s | %s | %s | %s | %d |\n", name,
 			float64(ready.Microseconds())/1000, float64(idle)/1024, route, rate, ms(r.p50), ms(r.p99), ms(r.max), r.errors)
 	}
+	// An authenticated page: every request checks the session in the database.
+	cookie, err := signIn(path, dir, base)
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	r := load(base+"/account/sessions", cookie, rate, dur)
+	fmt.Printf("| %s | | | %s (signed in) | %d/s | %s | %s | %s | %d |\n", name,
+		"/account/sessions", rate, ms(r.p50), ms(r.p99), ms(r.max), r.errors)
 	return nil
+}
+
+// signIn gets a session cookie the way an operator would: `admin
+// login-link`, then the confirmation POST.
+func signIn(path, dataDir, base string) (string, error) {
+	cmd := exec.Command(path, "admin", "login-link", "bench@example.com")
+	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "LOG_LEVEL=warn", "APP_ENV=development", "PUBLIC_URL="+base)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("admin login-link: %w", err)
+	}
+	link := strings.TrimSpace(string(out))
+	i := strings.Index(link, "token=")
+	if i < 0 {
+		return "", fmt.Errorf("no token in %q", link)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(base+"/auth/email/confirm", map[string][]string{"token": {link[i+len("token="):]}})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Value != "" {
+			return ck.Name + "=" + ck.Value, nil
+		}
+	}
+	return "", fmt.Errorf("confirm answered %s without a session cookie", resp.Status)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -152,7 +188,7 @@ type result struct {
 
 // load sends requests at a constant rate (open loop: latency counts from
 // when a request was due, so a stalled server is not hidden).
-func load(url string, rate int, dur time.Duration) result {
+func load(url, cookie string, rate int, dur time.Duration) result {
 	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	interval := time.Second / time.Duration(rate)
@@ -174,6 +210,9 @@ func load(url string, rate int, dur time.Duration) result {
 			defer wg.Done()
 			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 			req.Header.Set("Accept-Encoding", "gzip")
+			if cookie != "" {
+				req.Header.Set("Cookie", cookie)
+			}
 			resp, err := client.Do(req)
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
