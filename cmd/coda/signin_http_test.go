@@ -138,6 +138,26 @@ func TestSignInOverHTTP(t *testing.T) {
 		t.Fatalf("bad address: got %d, want 422 with the error shown:\n%s", resp.StatusCode, body)
 	}
 
+	req, _ := http.NewRequest("POST", s.URL+"/api/auth/signin/email", strings.NewReader(`{"email":"nobody@example.com","bogus":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("JSON with an unknown field: got %d, want 400", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", s.URL+"/api/auth/signin/email", strings.NewReader(`{"email":"nobody@example.com"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err = b.c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("JSON link request: got %d, want 202", resp.StatusCode)
+	}
+
 	// The code flow: our redirect to the provider, its redirect back to
 	// the callback, the callback's redirect to the safe next path.
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-1", Email: "grace@example.com", EmailVerified: true, PreferredUsername: "grace"})

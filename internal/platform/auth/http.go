@@ -51,6 +51,7 @@ type router interface {
 //
 //	GET  /signin                       the methods that are configured
 //	POST /signin/email                 mail a link (same answer for any address)
+//	POST /api/auth/signin/email        the same for scripts: {"email","next"} → 202
 //	GET  /signin/check-email           "check your inbox"
 //	GET  /auth/email/confirm?token=…   confirmation page (spends nothing)
 //	POST /auth/email/confirm           spend the link and sign in
@@ -73,6 +74,7 @@ func (s *Service) Routes(rt router, o RouteOptions) {
 	h := &handlers{s: s, pages: o.Pages}
 	rt.Handle("GET "+SignInPath, signIn(http.HandlerFunc(h.handleSignIn)))
 	rt.Handle("POST "+signInEmailPath, signIn(http.HandlerFunc(h.handleSignInEmail)))
+	rt.Handle("POST /api/auth/signin/email", signIn(http.HandlerFunc(h.handleAPISignInEmail)))
 	rt.Handle("GET "+checkEmailPath, http.HandlerFunc(h.handleCheckEmail))
 	rt.Handle("GET "+EmailConfirmPath, signIn(http.HandlerFunc(h.handleConfirmPage)))
 	rt.Handle("POST "+EmailConfirmPath, signIn(http.HandlerFunc(h.handleConfirm)))
@@ -155,6 +157,23 @@ func (h *handlers) handleSignInEmail(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.authError(w, r, err)
 	}
+}
+
+// handleAPISignInEmail handles POST /api/auth/signin/email.
+func (h *handlers) handleAPISignInEmail(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+		Next  string `json:"next"`
+	}
+	if err := httpapi.Decode(w, r, &in, 4<<10); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if err := h.s.RequestEmailLink(r.Context(), r, in.Email, in.Next); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusAccepted, map[string]any{"ok": true, "message": "If that address can sign in, a sign-in link is on its way."})
 }
 
 // handleCheckEmail handles GET /signin/check-email.
