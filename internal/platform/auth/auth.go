@@ -79,6 +79,7 @@ type Service struct {
 	cookie    string
 	providers map[string]*oidcProvider
 	order     []string
+	sections  []DataSection
 }
 
 // New returns a Service with defaults filled in.

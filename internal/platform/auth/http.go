@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/httpapi"
@@ -26,6 +27,7 @@ func Templates() fs.FS {
 // (PUBLIC_URL/api/auth/callback/{provider}).
 const (
 	SignInPath      = "/signin"
+	accountPath     = "/account"
 	checkEmailPath  = "/signin/check-email"
 	sessionsPath    = "/account/sessions"
 	signInEmailPath = "/signin/email"
@@ -59,6 +61,10 @@ type router interface {
 //	GET  /api/auth/callback/{provider} the provider's redirect back
 //	GET  /api/auth/session             the signed-in user as JSON (or null)
 //	POST /signout                      end this session
+//	GET  /account                      profile, download my data, delete account
+//	POST /account/name                 change the display name
+//	GET  /account/export               download everything kept about me (JSON)
+//	POST /account/delete               delete the account (form: confirm = my address)
 //	GET  /account/sessions             the user's sessions and linked methods
 //	POST /account/sessions/{id}/revoke end one session
 //	POST /account/sessions/revoke-all  end every session ("sign out everywhere")
@@ -82,6 +88,10 @@ func (s *Service) Routes(rt router, o RouteOptions) {
 	rt.Handle("GET /api/auth/callback/{provider}", signIn(http.HandlerFunc(h.handleOIDCCallback)))
 	rt.Handle("GET /api/auth/session", http.HandlerFunc(h.handleSession))
 	rt.Handle("POST /signout", write(http.HandlerFunc(h.handleSignOut)))
+	rt.Handle("GET "+accountPath, s.RequireUser(http.HandlerFunc(h.handleAccount)))
+	rt.Handle("POST "+accountPath+"/name", s.RequireUser(write(http.HandlerFunc(h.handleAccountName))))
+	rt.Handle("GET "+accountPath+"/export", s.RequireUser(write(http.HandlerFunc(h.handleAccountExport))))
+	rt.Handle("POST "+accountPath+"/delete", s.RequireUser(write(http.HandlerFunc(h.handleAccountDelete))))
 	rt.Handle("GET "+sessionsPath, s.RequireUser(http.HandlerFunc(h.handleSessions)))
 	rt.Handle("POST "+sessionsPath+"/{id}/revoke", s.RequireUser(write(http.HandlerFunc(h.handleRevokeSession))))
 	rt.Handle("POST "+sessionsPath+"/revoke-all", s.RequireUser(write(http.HandlerFunc(h.handleRevokeAll))))
@@ -313,4 +323,72 @@ func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 	h.s.log.Info("signed out everywhere", "user_id", u.ID, "count", n)
 	h.s.clearCookie(w)
 	http.Redirect(w, r, SignInPath+"?next="+url.QueryEscape(sessionsPath), http.StatusSeeOther)
+}
+
+// accountData is the Data of auth/account.html.
+type accountData struct {
+	Name, Email string
+	Error       map[string]string
+	Saved       bool
+}
+
+// handleAccount handles GET /account.
+func (h *handlers) handleAccount(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	w.Header().Set("Cache-Control", "no-store")
+	h.pages.Page(w, r, http.StatusOK, "auth/account.html", &web.Page{Title: "Your account",
+		Data: accountData{Name: u.Name, Email: u.Email, Saved: r.URL.Query().Get("saved") == "1"}})
+}
+
+// handleAccountName handles POST /account/name.
+func (h *handlers) handleAccountName(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	name := r.PostFormValue("name")
+	if err := h.s.SetName(r.Context(), u.ID, name); err != nil {
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid {
+			h.pages.Page(w, r, http.StatusUnprocessableEntity, "auth/account.html", &web.Page{Title: "Your account",
+				Data: accountData{Name: name, Email: u.Email, Error: e.Fields}})
+			return
+		}
+		h.authError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, accountPath+"?saved=1", http.StatusSeeOther)
+}
+
+// handleAccountExport handles GET /account/export: a JSON download of
+// everything kept about the signed-in user, streamed.
+func (h *handlers) handleAccountExport(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	name := strings.ToLower(h.s.o.Product)
+	if name == "" {
+		name = "account"
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`-data-`+h.s.now().Format("2006-01-02")+`.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.s.ExportAccount(r.Context(), u.ID, w); err != nil {
+		// Headers (and perhaps part of the body) are gone: log it; the
+		// truncated download is not valid JSON, so it cannot pass for whole.
+		obs.Logger(r.Context()).Error("account export", "user_id", u.ID, "err", err.Error())
+		return
+	}
+	h.s.record(r, u.ID, "account_exported", "user", u.ID, nil)
+}
+
+// handleAccountDelete handles POST /account/delete. The form must repeat
+// the account's address, so a stray click deletes nothing.
+func (h *handlers) handleAccountDelete(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	if got, _ := NormalizeEmail(r.PostFormValue("confirm")); got != u.Email {
+		h.pages.Page(w, r, http.StatusUnprocessableEntity, "auth/account.html", &web.Page{Title: "Your account",
+			Data: accountData{Name: u.Name, Email: u.Email, Error: map[string]string{"confirm": "Type your email address, " + u.Email + ", to confirm."}}})
+		return
+	}
+	if err := h.s.DeleteAccount(r.Context(), u.ID); err != nil {
+		h.authError(w, r, err)
+		return
+	}
+	h.s.clearCookie(w)
+	h.pages.Page(w, r, http.StatusOK, "auth/deleted.html", &web.Page{Title: "Account deleted"})
 }
