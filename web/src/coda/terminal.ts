@@ -1,17 +1,37 @@
-// Entry point of the DevMode terminal page, loaded after coda/main.js. It only
-// constructs the terminal; the relay connection is wired in later. It is the
-// one bundle exempt from the 30 KB budget. Its CSS (xterm's) is emitted as
-// coda/terminal.css, which the page links from its "head" block.
+// Entry point of the DevMode terminal page, loaded after coda/main.js. It
+// builds an xterm.js terminal that fits its box, asks Coda for a
+// single-use ticket, and connects to the relay (docs/devmode-protocol.md):
+// binary frames carry terminal bytes, JSON text frames the control
+// messages. When the connection drops it shows "Reconnecting…" and comes
+// back to the same shell (with its recent output) if it returns within the
+// relay's grace period. It is the one bundle exempt from the 30 KB budget.
 import "@xterm/xterm/css/xterm.css";
 import "./terminal.css";
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 
+type Control = {
+  type: string;
+  terminal?: string;
+  resumed?: boolean;
+  code?: number;
+  message?: string;
+};
+
 const el = document.getElementById("terminal");
+const statusEl = document.getElementById("terminal-status");
+
+function setState(state: string, text: string) {
+  if (el) el.dataset.state = state;
+  if (statusEl) {
+    statusEl.dataset.state = state;
+    statusEl.textContent = text;
+  }
+}
+
 if (el) {
   const term = new Terminal({
     cursorBlink: true,
-    convertEol: true,
     fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
     fontSize: 14,
     scrollback: 5000,
@@ -22,4 +42,121 @@ if (el) {
   fit.fit();
   new ResizeObserver(() => fit.fit()).observe(el);
   el.dataset.ready = "true";
+
+  const enc = new TextEncoder();
+  let ws: WebSocket | null = null;
+  // The resume key survives a reload of the page (same tab) so that it,
+  // too, gets the same shell back within the grace period.
+  const keyName = `devmode:${el.dataset.runnerId}`;
+  let resumeKey = sessionStorage.getItem(keyName) ?? "";
+  let ended = false;
+  let backoff = 500;
+  let lastPong = Date.now();
+
+  const send = (data: string | Uint8Array) => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
+  };
+  const sendControl = (m: object) => send(JSON.stringify(m));
+
+  term.onData((d) => send(enc.encode(d)));
+  term.onBinary((d) => {
+    const b = new Uint8Array(d.length);
+    for (let i = 0; i < d.length; i++) b[i] = d.charCodeAt(i) & 0xff;
+    send(b);
+  });
+  term.onResize(({ cols, rows }) => sendControl({ type: "resize", cols, rows }));
+
+  // Heartbeat: a connection that stops answering is replaced.
+  setInterval(() => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - lastPong > 45000) {
+      ws.close();
+      return;
+    }
+    sendControl({ type: "ping" });
+  }, 15000);
+
+  const retry = (why: string) => {
+    if (ended) return;
+    setState("reconnecting", why);
+    const wait = backoff / 2 + Math.random() * backoff;
+    backoff = Math.min(backoff * 2, 10000);
+    setTimeout(connect, wait);
+  };
+
+  async function connect() {
+    let ticket: { ticket: string; relay_url: string };
+    try {
+      const r = await fetch(el!.dataset.ticketUrl!, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (r.status === 401 || r.status === 404) {
+        ended = true;
+        setState("closed", r.status === 401 ? "Signed out. Sign in again to reconnect." : "This runner was revoked.");
+        return;
+      }
+      if (!r.ok) throw new Error(`ticket: ${r.status}`);
+      ticket = await r.json();
+    } catch {
+      retry("Reconnecting…");
+      return;
+    }
+    const sock = new WebSocket(ticket.relay_url);
+    sock.binaryType = "arraybuffer";
+    ws = sock;
+    sock.onopen = () => {
+      lastPong = Date.now();
+      sock.send(
+        JSON.stringify({ type: "auth", ticket: ticket.ticket, terminal: resumeKey, cols: term.cols, rows: term.rows }),
+      );
+    };
+    sock.onmessage = (ev) => {
+      if (ev.data instanceof ArrayBuffer) {
+        term.write(new Uint8Array(ev.data));
+        return;
+      }
+      let m: Control;
+      try {
+        m = JSON.parse(ev.data as string);
+      } catch {
+        return;
+      }
+      lastPong = Date.now();
+      switch (m.type) {
+        case "open":
+          if (!m.resumed && resumeKey) term.write("\r\n\x1b[2m[a new shell: the previous one ended]\x1b[0m\r\n");
+          if (m.resumed) term.reset();
+          resumeKey = m.terminal ?? "";
+          sessionStorage.setItem(keyName, resumeKey);
+          backoff = 500;
+          setState("open", "Connected");
+          sendControl({ type: "resize", cols: term.cols, rows: term.rows });
+          term.focus();
+          break;
+        case "exit":
+          ended = true;
+          sessionStorage.removeItem(keyName);
+          setState("exited", `The shell exited${m.code !== undefined && m.code >= 0 ? ` with status ${m.code}` : ""}${m.message ? `: ${m.message}` : ""}. Reload to open a new one.`);
+          break;
+        case "error":
+          setState("error", m.message ?? "The terminal could not open.");
+          break;
+      }
+    };
+    sock.onclose = (ev) => {
+      if (ws !== sock) return;
+      ws = null;
+      if (ended) return;
+      if (ev.code === 4004) {
+        retry("The runner is offline. Retrying…");
+        return;
+      }
+      retry("Reconnecting…");
+    };
+  }
+
+  setState("connecting", "Connecting…");
+  connect();
 }

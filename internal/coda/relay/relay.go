@@ -1,0 +1,389 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Identity is who a connection speaks for.
+type Identity struct {
+	UserID   string
+	RunnerID string
+}
+
+// Hello is what a runner announces when it connects.
+type Hello struct {
+	Name, OS, Arch, Version string
+}
+
+// Event is a terminal being opened or closed, for the audit log. It never
+// carries terminal content.
+type Event struct {
+	Action   string // "devmode.terminal.open" or "devmode.terminal.close"
+	Identity Identity
+	Terminal string
+}
+
+// Auth checks credentials for the relay. Coda's devmode.Service provides it.
+type Auth interface {
+	// AuthenticateRunner checks a runner credential against the runner record.
+	AuthenticateRunner(ctx context.Context, credential string) (Identity, error)
+	// RedeemTicket checks and spends a browser's single-use ticket.
+	RedeemTicket(ctx context.Context, ticket string) (Identity, error)
+	// RunnerSeen records a runner's connection and announcement.
+	RunnerSeen(ctx context.Context, runnerID string, h Hello)
+	// Event records a terminal event.
+	Event(ctx context.Context, e Event)
+}
+
+// Options configures a Relay.
+type Options struct {
+	Auth   Auth
+	Logger *slog.Logger
+	// Window is the per-terminal credit in bytes (DefaultWindow if 0).
+	Window int
+	// Scrollback is how much recent output a terminal keeps for a browser
+	// that reconnects (DefaultScrollback if 0).
+	Scrollback int
+	// Grace is how long a terminal whose browser went away stays open for
+	// it to come back (DefaultGrace if 0).
+	Grace time.Duration
+	// PingInterval is how often connections are pinged; a ping unanswered
+	// within the same interval closes the connection (DefaultPing if 0).
+	PingInterval time.Duration
+	// OriginPatterns are extra browser origins allowed besides the relay's
+	// own host (a separately run relay lists Coda's public origin).
+	OriginPatterns []string
+}
+
+// Defaults.
+const (
+	DefaultWindow     = 256 << 10
+	DefaultScrollback = 64 << 10
+	DefaultGrace      = 60 * time.Second
+	DefaultPing       = 20 * time.Second
+	// MaxChunk is the largest output chunk a runner sends in one frame.
+	MaxChunk = 32 << 10
+)
+
+// Relay routes terminals between browsers and runners on this node.
+type Relay struct {
+	o Options
+
+	mu      sync.Mutex
+	runners map[string]*runnerConn // by runner ID
+	terms   map[string]*terminal   // by resume key
+	closed  bool
+}
+
+// New returns a Relay.
+func New(o Options) *Relay {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.Scrollback <= 0 {
+		o.Scrollback = DefaultScrollback
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPing
+	}
+	return &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{}}
+}
+
+// Online reports whether the runner is connected to this node.
+func (r *Relay) Online(runnerID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.runners[runnerID]
+	return ok
+}
+
+// Disconnect closes the runner's connection (after a revoke) and ends its
+// terminals.
+func (r *Relay) Disconnect(runnerID string) {
+	r.mu.Lock()
+	rc := r.runners[runnerID]
+	r.mu.Unlock()
+	if rc != nil {
+		rc.ws.Close(CloseRevoked, "runner revoked")
+		rc.cancel()
+	}
+}
+
+// Close disconnects everything; connections are told the relay is going
+// away, so runners reconnect to another node or after a restart.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	var rcs []*runnerConn
+	for _, rc := range r.runners {
+		rcs = append(rcs, rc)
+	}
+	r.mu.Unlock()
+	for _, rc := range rcs {
+		rc.ws.Close(websocket.StatusGoingAway, "relay shutting down")
+		rc.cancel()
+	}
+	return nil
+}
+
+func newKey() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+func writeJSON(ctx context.Context, ws *websocket.Conn, m Message) error {
+	b, _ := json.Marshal(m)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+// heartbeat pings ws every interval until ctx ends; a ping that is not
+// answered within the interval closes the connection.
+func heartbeat(ctx context.Context, ws *websocket.Conn, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, every)
+			err := ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					ws.Close(websocket.StatusPolicyViolation, "heartbeat timeout")
+				}
+				return
+			}
+		}
+	}
+}
+
+// ---- runners ----
+
+// runnerConn is a connected runner.
+type runnerConn struct {
+	r      *Relay
+	id     Identity
+	ws     *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	terms  map[uint32]*terminal
+	nextID uint32
+	done   bool
+}
+
+// HandleRunner serves a runner's WebSocket: the credential is checked
+// before the upgrade, so a revoked runner gets a plain 401.
+func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
+	id, err := r.o.Auth.AuthenticateRunner(req.Context(), bearer(req))
+	if err != nil {
+		http.Error(w, "runner credential refused: pair again", http.StatusUnauthorized)
+		return
+	}
+	ws, err := websocket.Accept(upgradable(w), req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(MaxChunk + 1024)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, terms: map[uint32]*terminal{}}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		cancel()
+		ws.Close(websocket.StatusGoingAway, "relay shutting down")
+		return
+	}
+	old := r.runners[id.RunnerID]
+	r.runners[id.RunnerID] = rc
+	r.mu.Unlock()
+	if old != nil {
+		old.ws.Close(CloseReplaced, "runner connected again")
+		old.cancel()
+	}
+	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
+	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
+	go heartbeat(ctx, ws, r.o.PingInterval)
+	err = rc.readLoop()
+	cancel()
+	rc.shutdown()
+	r.mu.Lock()
+	if r.runners[id.RunnerID] == rc {
+		delete(r.runners, id.RunnerID)
+	}
+	r.mu.Unlock()
+	ws.CloseNow()
+	r.o.Logger.Info("devmode runner disconnected", "runner", id.RunnerID, "reason", closeReason(err))
+}
+
+func closeReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	if s := websocket.CloseStatus(err); s != -1 {
+		return s.String()
+	}
+	return err.Error()
+}
+
+func (rc *runnerConn) readLoop() error {
+	for {
+		typ, b, err := rc.ws.Read(rc.ctx)
+		if err != nil {
+			return err
+		}
+		if typ == websocket.MessageBinary {
+			id, p, err := DecodeFrame(b)
+			if err != nil {
+				return err
+			}
+			if t := rc.term(id); t != nil {
+				if !t.push(item{data: p}) {
+					rc.ws.Close(websocket.StatusPolicyViolation, "credit window exceeded")
+					return errors.New("runner exceeded the credit window")
+				}
+			}
+			continue
+		}
+		var m Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		switch m.Type {
+		case TypeHello:
+			rc.r.o.Auth.RunnerSeen(rc.ctx, rc.id.RunnerID, Hello{Name: m.Name, OS: m.OS, Arch: m.Arch, Version: m.Version})
+		case TypeExit:
+			if t := rc.term(m.ID); t != nil {
+				code := -1
+				if m.Code != nil {
+					code = *m.Code
+				}
+				t.push(item{exit: &code, msg: m.Message})
+			}
+		case TypePing:
+			_ = rc.send(Message{Type: TypePong})
+		}
+	}
+}
+
+func (rc *runnerConn) term(id uint32) *terminal {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.terms[id]
+}
+
+func (rc *runnerConn) send(m Message) error { return writeJSON(rc.ctx, rc.ws, m) }
+
+// ack returns n bytes of credit for terminal id.
+func (rc *runnerConn) ack(id uint32, n int) {
+	if n > 0 {
+		_ = rc.send(Message{Type: TypeAck, ID: id, N: n})
+	}
+}
+
+// input forwards browser keystrokes to the runner. It blocks while the
+// runner's connection is congested, which stalls the browser's reads:
+// input is flow controlled by TCP.
+func (rc *runnerConn) input(id uint32, p []byte) error {
+	return rc.ws.Write(rc.ctx, websocket.MessageBinary, EncodeFrame(id, p))
+}
+
+// shutdown ends every terminal of a runner that went away.
+func (rc *runnerConn) shutdown() {
+	rc.mu.Lock()
+	rc.done = true
+	terms := make([]*terminal, 0, len(rc.terms))
+	for _, t := range rc.terms {
+		terms = append(terms, t)
+	}
+	rc.mu.Unlock()
+	for _, t := range terms {
+		t.push(item{exit: IntPtr(-1), msg: "the runner disconnected"})
+	}
+}
+
+// openTerminal asks the runner for a new shell.
+func (rc *runnerConn) openTerminal(cols, rows int) (*terminal, error) {
+	rc.mu.Lock()
+	if rc.done {
+		rc.mu.Unlock()
+		return nil, errors.New("runner gone")
+	}
+	rc.nextID++
+	t := &terminal{
+		rc: rc, id: rc.nextID, key: newKey(), wake: make(chan struct{}, 1),
+		ring: ring{max: rc.r.o.Scrollback}, limit: rc.r.o.Window + MaxChunk,
+	}
+	rc.terms[t.id] = t
+	rc.mu.Unlock()
+	rc.r.mu.Lock()
+	rc.r.terms[t.key] = t
+	rc.r.mu.Unlock()
+	go t.pump()
+	if err := rc.send(Message{Type: TypeOpen, ID: t.id, Cols: cols, Rows: rows, Window: rc.r.o.Window}); err != nil {
+		t.push(item{exit: IntPtr(-1), msg: "the runner did not answer"})
+		return t, err
+	}
+	rc.r.o.Auth.Event(rc.ctx, Event{Action: "devmode.terminal.open", Identity: rc.id, Terminal: t.key})
+	return t, nil
+}
+
+// hijackWriter hands WebSocket upgrades the connection of the innermost
+// ResponseWriter. Middleware wrappers may claim to be a Hijacker while the
+// writer they wrap is not (the platform's gzip wrapper over its status
+// recorder), so the upgrade would fail; headers and status still pass
+// through the wrappers, so logs see the 101.
+type hijackWriter struct {
+	http.ResponseWriter
+	inner http.Hijacker
+}
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.inner.Hijack() }
+
+func upgradable(w http.ResponseWriter) http.ResponseWriter {
+	cur := w
+	for {
+		u, ok := cur.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		cur = u.Unwrap()
+	}
+	if hj, ok := cur.(http.Hijacker); ok {
+		return hijackWriter{ResponseWriter: w, inner: hj}
+	}
+	return w
+}
