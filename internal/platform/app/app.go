@@ -22,10 +22,12 @@ import (
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/config"
 	"github.com/relaywork/suite/internal/platform/cron"
+	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/ratelimit"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/web"
 )
 
 // Version is set at build time with -ldflags "-X …/app.Version=…".
@@ -86,6 +88,11 @@ type Platform struct {
 	Router  *server.Router
 	Now     func() time.Time
 	Stdout  io.Writer
+	// Maintenance is the operator's switch (`maintenance on|off`).
+	Maintenance *maintenance.Mode
+
+	// pages draws the platform's own pages (maintenance); set by MountSite.
+	pages *web.Renderer
 }
 
 // Rate-limit policies by route group: the guides' 10 requests per 10 s per

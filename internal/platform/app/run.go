@@ -17,6 +17,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/config"
 	"github.com/relaywork/suite/internal/platform/cron"
+	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/ratelimit"
 	"github.com/relaywork/suite/internal/platform/server"
@@ -56,6 +57,14 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return sessionsCmd(ctx, p, env, args)
 	case "admin":
 		return adminCmd(ctx, p, env, args)
+	case "maintenance":
+		return maintenanceCmd(ctx, p, env, args)
+	case "backup":
+		return backupCmd(ctx, p, env, args)
+	case "restore":
+		return restoreCmd(ctx, p, env, args)
+	case "db":
+		return dbCmd(ctx, p, env, args)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
 		return nil
@@ -90,6 +99,11 @@ Usage:
                                sign everyone (or one user) out of every device
   %[1]s admin login-link EMAIL [--role admin]
                                print a single-use sign-in link, creating the user if needed
+  %[1]s maintenance on [--message TEXT] | off | status
+                               close the site to visitors (503) on every instance within a second
+  %[1]s backup FILE             write a consistent copy of the database while it runs
+  %[1]s restore FILE --yes      replace the database with a backup (turn maintenance on first)
+  %[1]s db stats                the database's size and every table's row count
 %[3]s  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
@@ -270,6 +284,8 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 		Router:  server.NewRouter(nil),
 		Now:     time.Now,
 		Stdout:  env.Stdout,
+
+		Maintenance: maintenance.New(db, nil, 0),
 	}
 	if err := sched.Register(cron.Job{
 		Name: "cleanup-sessions", Schedule: "17 3 * * *",

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/server"
+	"github.com/relaywork/suite/internal/platform/web"
 )
 
 type slogLogger = slog.Logger
@@ -63,7 +67,14 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	if o := server.Origin(c.PublicURL); o != "" {
 		trusted = append(trusted, o)
 	}
-	h, err := server.Stack(pl.Auth.Middleware(pl.Router), server.StackOptions{
+	routes := pl.Maintenance.Middleware(pl.Router, maintenance.Options{
+		Bypass: func(r *http.Request) bool {
+			u, ok := auth.UserFrom(r.Context())
+			return ok && u.IsAdmin()
+		},
+		Page: pl.maintenancePage,
+	})
+	h, err := server.Stack(pl.Auth.Middleware(routes), server.StackOptions{
 		Logger:         log,
 		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
 		PublicURL:      c.PublicURL,
@@ -114,4 +125,14 @@ func publicOrLocal(public, addr string) string {
 	}
 	n, _ := strconv.Atoi(port)
 	return "http://localhost:" + strconv.Itoa(n)
+}
+
+// maintenancePage renders the product's styled 503 page with the
+// operator's message.
+func (p *Platform) maintenancePage(w http.ResponseWriter, r *http.Request, st maintenance.State) {
+	if p.pages == nil {
+		http.Error(w, st.Message, http.StatusServiceUnavailable)
+		return
+	}
+	p.pages.ErrorPage(w, r, web.ErrorInfo{Status: http.StatusServiceUnavailable, Heading: "Down for maintenance", Message: st.Message})
 }
