@@ -2,11 +2,105 @@ package coda
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/relaywork/suite/internal/coda/apitoken"
+	"github.com/relaywork/suite/internal/coda/idea"
+	"github.com/relaywork/suite/internal/coda/idea/ideastore"
 	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/audit"
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/cron"
+	"github.com/relaywork/suite/internal/platform/ratelimit"
 )
+
+// PurgeJob is the guide's cron job: daily at 08:00 UTC and on
+// GET|POST /api/cron/purge-soft-deletes.
+const (
+	PurgeJob      = "purge-soft-deletes"
+	PurgeSchedule = "0 8 * * *"
+)
+
+// ideasWritePolicy limits idea changes per signed-in user (per IP when
+// anonymous). It is looser than the platform's 10 per 10 s because the
+// editor autosaves while someone types.
+var ideasWritePolicy = ratelimit.Policy{
+	Name:  "ideas-write",
+	Limit: ratelimit.PerPeriod(60, 10*time.Second),
+	Key: func(r *http.Request) string {
+		if u, ok := auth.UserFrom(r.Context()); ok {
+			return "user:" + u.ID
+		}
+		return ""
+	},
+}
+
+// ideasHTTP serves the ideas API and pages.
+type ideasHTTP struct {
+	s      *site
+	svc    *idea.Service
+	tokens *apitoken.Store
+	audit  *audit.Log
+}
+
+// undoWindow reads UNDO_WINDOW (a duration such as 10m, or seconds). The
+// platform's config does not know this variable and hands products no
+// getenv, so it is read from the process environment here.
+func undoWindow(getenv func(string) string) (time.Duration, error) {
+	raw := strings.TrimSpace(getenv("UNDO_WINDOW"))
+	if raw == "" {
+		return idea.DefaultUndoWindow, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		var n int
+		if _, err2 := fmt.Sscanf(raw, "%d", &n); err2 != nil || fmt.Sprint(n) != raw {
+			return 0, fmt.Errorf("UNDO_WINDOW %q must be a duration such as 10m or 30s", raw)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 || d > 30*24*time.Hour {
+		return 0, fmt.Errorf("UNDO_WINDOW %q must be more than 0 and at most 720h", raw)
+	}
+	return d, nil
+}
 
 // mountIdeas registers the ideas pages, API and jobs.
 func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
+	window, err := undoWindow(os.Getenv)
+	if err != nil {
+		return err
+	}
+	svc := idea.NewService(idea.Options{Store: ideastore.New(s.p.DB), Now: s.p.Now, UndoWindow: window, Logger: s.p.Logger})
+	h := &ideasHTTP{s: s, svc: svc, tokens: apitoken.New(s.p.DB, s.p.Now), audit: s.p.Audit}
+	if err := s.p.Cron.Register(cron.Job{
+		Name:        PurgeJob,
+		Schedule:    PurgeSchedule,
+		Description: "delete soft-deleted ideas whose undo window has passed, in batches",
+		Run:         h.runPurge,
+	}); err != nil {
+		return err
+	}
+	s.ideaRoutes(h)
 	return nil
+}
+
+// runPurge is the purge job: it deletes expired ideas batch by batch and
+// records the run in the audit log.
+func (h *ideasHTTP) runPurge(ctx context.Context) (map[string]any, error) {
+	res, err := h.svc.Purge(ctx)
+	meta := map[string]any{"deleted": res.Deleted, "batches": res.Batches, "longestBatchMs": res.Longest.Milliseconds()}
+	if res.Deleted > 0 || err == nil {
+		if aerr := h.audit.Record(context.WithoutCancel(ctx), audit.Entry{Action: "purge", Resource: "idea", Metadata: meta}); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"deleted": res.Deleted, "batches": res.Batches, "longest_batch_ms": res.Longest.Milliseconds()}, nil
 }

@@ -197,6 +197,12 @@ func uuid36(id string) (string, error) {
 	return id, nil
 }
 
+// tooBig reports a body cut off by http.MaxBytesReader, which the caller
+// answers as 413 rather than as bad JSON.
+func tooBig(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "http: request body too large")
+}
+
 // rawIdea decodes an exported idea, noting string fields whose raw bytes
 // are not valid UTF-8.
 type rawIdea struct {
@@ -234,6 +240,9 @@ func readExport(r io.Reader) (func() (ExportedIdea, map[string]bool, error), err
 		}
 		t, err := dec.Token()
 		if err != nil {
+			if tooBig(err) {
+				return nil, err
+			}
 			return nil, bad("The file is not valid JSON.")
 		}
 		key, _ := t.(string)
@@ -268,6 +277,9 @@ func readExport(r io.Reader) (func() (ExportedIdea, map[string]bool, error), err
 		}
 		var ri rawIdea
 		if err := dec.Decode(&ri); err != nil {
+			if tooBig(err) {
+				return ExportedIdea{}, nil, err
+			}
 			return ExportedIdea{}, nil, bad("Idea %d of the file is not valid JSON: nothing was imported.", i+1)
 		}
 		i++

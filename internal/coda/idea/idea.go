@@ -254,4 +254,13 @@ type Store interface {
 	// Import inserts ideas from next (until io.EOF) in one transaction,
 	// skipping duplicates (same ID or same content for the user).
 	Import(ctx context.Context, userID string, next func() (Idea, error)) (ImportResult, error)
+	// Tags lists the tags on the user's live ideas with their counts,
+	// most used first.
+	Tags(ctx context.Context, userID string, limit int) ([]TagCount, error)
+}
+
+// TagCount is a tag and how many live ideas carry it.
+type TagCount struct {
+	Tag   string
+	Count int
 }

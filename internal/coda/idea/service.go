@@ -180,6 +180,11 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 	}
 }
 
+// Tags lists the user's most used tags.
+func (s *Service) Tags(ctx context.Context, userID string) ([]TagCount, error) {
+	return s.o.Store.Tags(ctx, userID, 50)
+}
+
 // Each calls fn with every live idea of the user, oldest first.
 func (s *Service) Each(ctx context.Context, userID string, fn func(Idea) error) error {
 	return s.o.Store.Each(ctx, userID, fn)

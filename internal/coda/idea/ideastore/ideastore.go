@@ -507,3 +507,22 @@ func (s *Store) Import(ctx context.Context, userID string, next func() (idea.Ide
 	}
 	return res, nil
 }
+
+// Tags lists the tags on the user's live ideas, most used first.
+func (s *Store) Tags(ctx context.Context, userID string, limit int) ([]idea.TagCount, error) {
+	rows, err := s.db.Query(ctx, `SELECT t.tag, count(*) AS n FROM idea_tags t JOIN ideas i ON i.id = t.idea_id
+		WHERE t.user_id = ? AND i.deleted_at IS NULL GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list tags: %w", err)
+	}
+	defer rows.Close()
+	var out []idea.TagCount
+	for rows.Next() {
+		var tc idea.TagCount
+		if err := rows.Scan(&tc.Tag, &tc.Count); err != nil {
+			return nil, fmt.Errorf("list tags: %w", err)
+		}
+		out = append(out, tc)
+	}
+	return out, rows.Err()
+}
