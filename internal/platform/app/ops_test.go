@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -36,6 +38,9 @@ func testProduct() app.Product {
 			}
 			p.Router.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 				site.Render.Page(w, r, http.StatusOK, "home.html", nil)
+			})
+			p.Router.HandleFunc("GET /api/boom", func(w http.ResponseWriter, r *http.Request) {
+				panic("boom")
 			})
 			return &app.Mounted{NotFound: http.HandlerFunc(site.Render.NotFound)}, nil
 		},
@@ -188,5 +193,45 @@ func TestOperatorRunbooks(t *testing.T) {
 				t.Fatalf("the admin's session from before the backup: %q, %v", out, err)
 			}
 		})
+	}
+}
+
+// TestSentryReportsPanics starts a server with SENTRY_DSN pointing at a
+// server that speaks Sentry's envelope protocol and makes a handler panic.
+func TestSentryReportsPanics(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []string
+	ingest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/api/7/envelope/" {
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+		}
+		io.WriteString(w, `{}`)
+	}))
+	defer ingest.Close()
+	env := apptest.BaseEnv(t, map[string]string{"SENTRY_DSN": strings.Replace(ingest.URL, "http://", "http://key@", 1) + "/7"})
+	s := apptest.Start(t, runTestProduct, env)
+	resp, body := get(t, s.URL+"/api/boom", "")
+	if resp.StatusCode != 500 || strings.Contains(body, "boom") {
+		t.Fatalf("panic answered %d %s, want 500 without details", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		all := strings.Join(bodies, "\n")
+		mu.Unlock()
+		if strings.Contains(all, `"type":"event"`) && strings.Contains(all, "GET /api/boom") {
+			if !strings.Contains(all, resp.Header.Get("X-Request-ID")) {
+				t.Errorf("the Sentry event lacks the request ID %q", resp.Header.Get("X-Request-ID"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Sentry event for the panic within 10s; got:\n%s", all)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

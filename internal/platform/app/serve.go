@@ -28,6 +28,15 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		return err
 	}
 	log := newLogger(c, env.Stderr)
+	if c.SentryDSN != "" {
+		withSentry, flush, err := obs.WithSentry(log, obs.SentryOptions{DSN: c.SentryDSN, Environment: c.AppEnv, Release: Version, Service: string(p.Name)})
+		if err != nil {
+			return usagef("%s: %v", p.Name, err)
+		}
+		defer flush()
+		log = withSentry
+		log.Info("errors are reported to Sentry")
+	}
 	// Bind first: with PORT=0 the address is known only now, and links in
 	// mail and sign-in redirects need it when PUBLIC_URL is unset.
 	ln, err := net.Listen("tcp", c.Addr())
