@@ -132,7 +132,9 @@ func TestOperatorRunbooks(t *testing.T) {
 				t.Fatalf("maintenance page: Retry-After %q, body:\n%s", resp.Header.Get("Retry-After"), body)
 			}
 			resp, body = get(t, s.URL+"/api/anything", "")
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			if resp.StatusCode != 503 || json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != "maintenance" {
 				t.Fatalf("API during maintenance: %d %s", resp.StatusCode, body)
 			}
