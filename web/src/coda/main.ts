@@ -3,5 +3,9 @@
 import "../shared/base.css";
 import "./coda.css";
 import { enhance } from "../shared/enhance";
+import { initList } from "./ideas/list";
+import { initEditor } from "./ideas/editor";
 
 enhance();
+initList();
+initEditor();

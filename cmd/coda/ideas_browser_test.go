@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/relaywork/suite/internal/platform/app/apptest"
+	"github.com/relaywork/suite/internal/platform/web/browsertest"
+)
+
+// ideasEval polls a JavaScript expression until it returns want, or fails
+// the test at the deadline.
+func ideasEval(t *testing.T, b *browsertest.Browser, what, expr, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		if got = browsertest.Eval[string](b, expr); got == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: got %q, want %q", what, got, want)
+}
+
+// TestIdeasInBrowser captures an idea with the keyboard, finds it by
+// search, deletes it, undoes the delete from the toast and sees it back,
+// also after a reload.
+func TestIdeasInBrowser(t *testing.T) {
+	t.Parallel()
+	env := apptest.BaseEnv(t, map[string]string{"RATE_LIMIT_SCALE": "0"})
+	s := apptest.Start(t, run, env)
+	out, _, err := apptest.Command(t, run, env, "admin", "login-link", "grace@example.com")
+	m := ideasLoginLink.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("login-link: %v %q", err, out)
+	}
+	b := browsertest.New(t)
+	// The printed link names PORT=0; the running server is at s.URL.
+	b.Navigate(s.URL + "/auth/email/confirm?token=" + m[1])
+	b.Click("#confirm-signin")
+	b.WaitVisible(".account-name")
+
+	b.Navigate(s.URL + "/ideas")
+	b.WaitVisible("#empty-state")
+	// Capture: type, Enter; it appears at once and is then saved.
+	b.Type("#capture-input", "Paint the fence blue #home\n")
+	b.WaitVisible("#idea-list li.idea:not(.is-pending) .idea-delete")
+	if got := b.Text("#idea-list li.idea .idea-title"); got != "Paint the fence blue" {
+		t.Fatalf("captured title %q", got)
+	}
+	if got := b.Text("#idea-list li.idea .idea-meta .tag"); got != "#home" {
+		t.Fatalf("captured tag %q", got)
+	}
+	ideasEval(t, b, "empty state hidden", `String(document.querySelector("#empty-state").hidden)`, "true")
+	ideasEval(t, b, "capture box cleared and focused", `document.activeElement.id + ":" + document.querySelector("#capture-input").value`, "capture-input:")
+	b.Type("#capture-input", "Call the plumber\n")
+	ideasEval(t, b, "two ideas", `String(document.querySelectorAll("#idea-list li.idea:not(.is-pending)").length)`, "2")
+
+	// Search with the keyboard ("/" focuses the search box).
+	browsertest.Eval[bool](b, `(document.activeElement.blur(), true)`)
+	b.Run(chromedp.KeyEvent("/"))
+	ideasEval(t, b, "slash focuses search", `document.activeElement.id`, "search-input")
+	b.Type("#search-input", "fence\n")
+	b.WaitVisible("#filter-status")
+	ideasEval(t, b, "one result", `String(document.querySelectorAll("#idea-list li.idea").length)`, "1")
+	ideasEval(t, b, "highlighted", `document.querySelector("#idea-list .idea-title a").innerHTML`, "Paint the <mark>fence</mark> blue")
+
+	// Delete, then Undo from the toast.
+	b.Click("#idea-list li.idea .idea-delete button")
+	b.WaitVisible("#undo-toast #undo-button")
+	ideasEval(t, b, "idea removed", `String(document.querySelectorAll("#idea-list li.idea").length)`, "0")
+	if got := b.Text("#undo-toast"); !strings.Contains(got, "Deleted “Paint the fence blue”") {
+		t.Fatalf("toast says %q", got)
+	}
+	b.Click("#undo-button")
+	ideasEval(t, b, "idea back", `document.querySelector("#idea-list li.idea .idea-title")?.innerText ?? ""`, "Paint the fence blue")
+	ideasEval(t, b, "toast gone", `String(document.querySelector("#undo-toast").hidden)`, "true")
+
+	// It is really back: a fresh load lists both ideas.
+	b.Navigate(s.URL + "/ideas")
+	ideasEval(t, b, "after reload", `[...document.querySelectorAll("#idea-list .idea-title")].map(e => e.innerText).join("|")`, "Call the plumber|Paint the fence blue")
+}
