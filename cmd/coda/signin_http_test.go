@@ -215,3 +215,57 @@ func TestSignInOverHTTP(t *testing.T) {
 		t.Fatal("12 sign-in requests in a row were never limited with Retry-After")
 	}
 }
+
+// TestAccountPage changes the display name, downloads the data and deletes
+// the account through the real binary.
+func TestAccountPage(t *testing.T) {
+	t.Parallel()
+	env := apptest.BaseEnv(t, map[string]string{"EMAIL_SERVER": "stream"})
+	s := apptest.Start(t, run, env)
+	link, _, err := apptest.Command(t, run, env, "admin", "login-link", "lin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(strings.TrimSpace(link))
+	b := newBrowserish(t, s.URL, true)
+	if resp, _ := b.do("POST", "/auth/email/confirm", url.Values{"token": {u.Query().Get("token")}}, nil); resp.StatusCode != 200 {
+		t.Fatalf("sign in: %d", resp.StatusCode)
+	}
+
+	resp, body := b.do("POST", "/account/name", url.Values{"name": {"Lin <Ma>"}}, nil)
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/account" || !strings.Contains(body, `value="Lin &lt;Ma&gt;"`) {
+		t.Fatalf("rename: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	resp, body = b.do("POST", "/account/name", url.Values{"name": {strings.Repeat("x", 201)}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="name-error"`) {
+		t.Fatalf("too long a name: got %d, want 422 with the field's error", resp.StatusCode)
+	}
+
+	resp, body = b.do("GET", "/account/export", nil, nil)
+	var export struct {
+		Format string
+		User   struct{ Email, Name string }
+	}
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || json.Unmarshal([]byte(body), &export) != nil ||
+		export.Format != "account-export" || export.User.Email != "lin@example.com" || export.User.Name != "Lin <Ma>" {
+		t.Fatalf("export: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
+	}
+
+	resp, body = b.do("POST", "/account/delete", url.Values{"confirm": {"someone@example.com"}}, nil)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="confirm-error"`) {
+		t.Fatalf("delete with the wrong address: got %d, want 422", resp.StatusCode)
+	}
+	if b.session() == nil {
+		t.Fatal("a refused delete signed the user out")
+	}
+	resp, body = b.do("POST", "/account/delete", url.Values{"confirm": {"LIN@example.com"}}, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="deleted-title"`) {
+		t.Fatalf("delete: %d\n%s", resp.StatusCode, body)
+	}
+	if got := b.session(); got != nil {
+		t.Fatalf("after delete the session is %v", got)
+	}
+	if out, _, err := apptest.Command(t, run, env, "sessions", "revoke", "--user", "lin@example.com"); err == nil {
+		t.Fatalf("the deleted user still exists: %s", out)
+	}
+}
