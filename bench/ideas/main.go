@@ -1,0 +1,406 @@
+// Command ideas measures Coda's ideas on a real coda binary, on SQLite and
+// on PostgreSQL (when TEST_DATABASE_URL names a server it may create
+// databases on):
+//
+//   - create (POST /api/ideas) and list (GET /api/ideas) latency at a
+//     constant request rate;
+//   - the purge of N expired ideas by `coda cron run purge-soft-deletes`
+//     (wall time, batches, longest batch = longest lock held);
+//   - the JSON and Markdown export of N ideas (time, bytes, and the
+//     server's peak RSS before and after).
+//
+// It only talks to 127.0.0.1.
+//
+//	go build -o bin/coda ./cmd/coda && go run ./bench/ideas -bin bin -rate 1000 -duration 10s -n 100000
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/relaywork/suite/internal/coda/idea"
+	"github.com/relaywork/suite/internal/platform/store"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "folder holding the coda binary")
+	rate := flag.Int("rate", 1000, "requests per second for create and list")
+	dur := flag.Duration("duration", 10*time.Second, "how long each load step runs")
+	n := flag.Int("n", 100000, "ideas to purge and to export")
+	only := flag.String("only", "", "run only this dialect (sqlite or postgres)")
+	flag.Parse()
+	path := filepath.Join(*bin, "coda")
+	dialects := []string{"sqlite"}
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		dialects = append(dialects, "postgres")
+	}
+	fmt.Printf("## Ideas (%d cores)\n\n", runtimeCores())
+	fmt.Printf("| store | route | rate | requests | p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|\n")
+	var bulk []string
+	for _, d := range dialects {
+		if *only != "" && d != *only {
+			continue
+		}
+		rows, err := measure(path, d, *rate, *dur, *n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", d, err)
+			os.Exit(1)
+		}
+		bulk = append(bulk, rows...)
+	}
+	fmt.Printf("\n| store | job | ideas | time | detail |\n|---|---|---|---|---|\n")
+	for _, r := range bulk {
+		fmt.Println(r)
+	}
+}
+
+func runtimeCores() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	env  []string
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func start(path string, env []string) (*server, error) {
+	port := freePort()
+	env = append(env, "PORT="+strconv.Itoa(port))
+	cmd := exec.Command(path, "serve")
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := &http.Client{Timeout: time.Second}
+	for t0 := time.Now(); time.Since(t0) < 30*time.Second; time.Sleep(5 * time.Millisecond) {
+		if resp, err := c.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return &server{cmd: cmd, base: base, env: env}, nil
+			}
+		}
+	}
+	cmd.Process.Kill()
+	return nil, fmt.Errorf("server did not start")
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+// status reads a field (VmRSS, VmHWM) of /proc/pid/status in KB.
+func (s *server) status(field string) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), field+":") {
+			n, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
+			return n
+		}
+	}
+	return -1
+}
+
+func signIn(path string, env []string, base, email string) (string, error) {
+	cmd := exec.Command(path, "admin", "login-link", email)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("admin login-link: %w", err)
+	}
+	link := strings.TrimSpace(string(out))
+	i := strings.Index(link, "token=")
+	if i < 0 {
+		return "", fmt.Errorf("no token in %q", link)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(base+"/auth/email/confirm", url.Values{"token": {link[i+len("token="):]}})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	for _, ck := range resp.Cookies() {
+		if ck.Value != "" {
+			return ck.Name + "=" + ck.Value, nil
+		}
+	}
+	return "", fmt.Errorf("confirm answered %s without a session cookie", resp.Status)
+}
+
+// newPostgres creates a fresh database on TEST_DATABASE_URL's server.
+func newPostgres() (string, func(), error) {
+	base := os.Getenv("TEST_DATABASE_URL")
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	name := "bench_ideas_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	q := u.Query()
+	q.Set("connection_limit", "20")
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+func measure(path, dialect string, rate int, dur time.Duration, n int) ([]string, error) {
+	dir, _ := os.MkdirTemp("", "bench-ideas-")
+	defer os.RemoveAll(dir)
+	env := append(os.Environ(), "DATA_DIR="+dir, "LOG_LEVEL=warn", "APP_ENV=development", "RATE_LIMIT_SCALE=0", "EMAIL_SERVER=stream")
+	dbURL := ""
+	if dialect == "postgres" {
+		u, drop, err := newPostgres()
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		dbURL = u
+		env = append(env, "DATABASE_URL="+u)
+	}
+	s, err := start(path, env)
+	if err != nil {
+		return nil, err
+	}
+	cookie, err := signIn(path, s.env, s.base, "bench@example.com")
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	i := 0
+	var mu sync.Mutex
+	create := load(rate, dur, func() *http.Request {
+		mu.Lock()
+		i++
+		k := i
+		mu.Unlock()
+		body, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("Bench idea %d", k), "body": "Some *Markdown* notes about idea " + strconv.Itoa(k), "tags": []string{"bench", "t" + strconv.Itoa(k%10)}})
+		req, _ := http.NewRequest("POST", s.base+"/api/ideas", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cookie", cookie)
+		return req
+	})
+	list := load(rate, dur, func() *http.Request {
+		req, _ := http.NewRequest("GET", s.base+"/api/ideas?limit=20", nil)
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Accept-Encoding", "gzip")
+		return req
+	})
+	search := load(rate, dur, func() *http.Request {
+		req, _ := http.NewRequest("GET", s.base+"/api/ideas?limit=20&q=markdown+notes", nil)
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Accept-Encoding", "gzip")
+		return req
+	})
+	for _, r := range []struct {
+		name string
+		res  result
+	}{{"POST /api/ideas", create}, {"GET /api/ideas?limit=20", list}, {"GET /api/ideas?q=… (search)", search}} {
+		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, rate, r.res.n, ms(r.res.p50), ms(r.res.p99), ms(r.res.max), r.res.errors)
+	}
+	s.stop()
+
+	// Bulk: seed n expired ideas for a second user and n live ones for a
+	// third, straight into the database.
+	db, err := store.Open(context.Background(), store.Options{URL: dbURL, DataDir: dir, Name: "coda", ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	s, err = start(path, env)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := signIn(path, s.env, s.base, "purge@example.com"); err != nil {
+		return nil, err
+	}
+	exportCookie, err := signIn(path, s.env, s.base, "export@example.com")
+	if err != nil {
+		return nil, err
+	}
+	s.stop()
+	var rows []string
+	t0 := time.Now()
+	if err := seed(db, "purge@example.com", n, true); err != nil {
+		return nil, fmt.Errorf("seed expired: %w", err)
+	}
+	if err := seed(db, "export@example.com", n, false); err != nil {
+		return nil, fmt.Errorf("seed live: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "%s: seeded 2×%d ideas in %s\n", dialect, n, time.Since(t0).Round(time.Millisecond))
+
+	// Purge through the CLI, as an operator (or the daily schedule) would.
+	cmd := exec.Command(path, "cron", "run", "purge-soft-deletes")
+	cmd.Env = env
+	t0 = time.Now()
+	out, err := cmd.Output()
+	took := time.Since(t0)
+	if err != nil {
+		return nil, fmt.Errorf("cron run: %w\n%s", err, out)
+	}
+	var res map[string]any
+	json.Unmarshal(out, &res)
+	rows = append(rows, fmt.Sprintf("| %s | purge-soft-deletes (`coda cron run`, incl. process start) | %v | %s | %v batches of %d, longest batch (lock held) %v ms |",
+		dialect, res["deleted"], took.Round(time.Millisecond), res["batches"], idea.DefaultPurgeBatch, res["longest_batch_ms"]))
+
+	for _, format := range []string{"json", "markdown"} {
+		s, err = start(path, env)
+		if err != nil {
+			return nil, err
+		}
+		before := s.status("VmHWM")
+		req, _ := http.NewRequest("GET", s.base+"/api/ideas/export?format="+format, nil)
+		req.Header.Set("Cookie", exportCookie)
+		t0 = time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		nb, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took = time.Since(t0)
+		after := s.status("VmHWM")
+		s.stop()
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("export %s: %s", format, resp.Status)
+		}
+		rows = append(rows, fmt.Sprintf("| %s | export %s | %d | %s | %.1f MB sent; server peak RSS %.1f MB before, %.1f MB after |",
+			dialect, format, n, took.Round(time.Millisecond), float64(nb)/1e6, float64(before)/1024, float64(after)/1024))
+	}
+	return rows, nil
+}
+
+// seed inserts n ideas for the user in batches; expired ones are deleted
+// with a window that ended an hour ago.
+func seed(db *store.DB, email string, n int, expired bool) error {
+	ctx := context.Background()
+	var uid string
+	if err := db.QueryRow(ctx, `SELECT id FROM users WHERE email = ?`, email).Scan(&uid); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const batch = 500
+	for off := 0; off < n; off += batch {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO ideas (id, user_id, title, body, tags, version, content_hash, created_at, updated_at, deleted_at, undo_expires_at) VALUES `)
+		var args []any
+		for k := off; k < min(off+batch, n); k++ {
+			if k > off {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			title := fmt.Sprintf("Seeded idea %d", k)
+			body := fmt.Sprintf("## Notes %d\n\nA paragraph of *Markdown* about idea %d, long enough to look like a real note someone kept.\n", k, k)
+			at := now.Add(-time.Duration(n-k) * time.Second)
+			var del, exp any
+			if expired {
+				del, exp = now.Add(-2*time.Hour), now.Add(-time.Hour)
+			}
+			args = append(args, idea.NewID(), uid, title, body, `["seed"]`, 1, idea.ContentHash(title, body, []string{"seed"}), at, at, del, exp)
+		}
+		if _, err := db.Exec(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+type result struct {
+	n             int
+	p50, p99, max time.Duration
+	errors        int
+}
+
+// load sends requests at a constant rate (open loop: latency counts from
+// when a request was due, so a stalled server is not hidden).
+func load(rate int, dur time.Duration, mk func() *http.Request) result {
+	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	interval := time.Second / time.Duration(rate)
+	n := int(dur / interval)
+	lat := make([]time.Duration, n)
+	var errs int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		due := t0.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Add(1)
+		go func(i int, due time.Time) {
+			defer wg.Done()
+			resp, err := client.Do(mk())
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			lat[i] = time.Since(due)
+			if err != nil || resp.StatusCode >= 400 {
+				mu.Lock()
+				errs++
+				mu.Unlock()
+			}
+		}(i, due)
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return result{n: n, p50: lat[n/2], p99: lat[n*99/100], max: lat[n-1], errors: errs}
+}
