@@ -1,0 +1,48 @@
+package ideastore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/relaywork/suite/internal/coda/idea"
+	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/store/storetest"
+)
+
+// BenchmarkCreate measures one idea insert (a transaction with its tags
+// and, on SQLite, the FTS5 trigger) on each store.
+func BenchmarkCreate(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, migrations)
+			e := setup(b, db)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				title, body, tags := fmt.Sprintf("idea %d", i), "some *notes*", []string{"bench"}
+				if _, err := e.svc.Create(context.Background(), "ada", idea.Input{Title: &title, Body: &body, Tags: &tags}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkList measures the first page of 20 of a user's 2,000 ideas.
+func BenchmarkList(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, migrations)
+			e := setup(b, db)
+			for i := range 2000 {
+				create(b, e, "ada", fmt.Sprintf("idea %d", i), "notes")
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := e.svc.List(context.Background(), "ada", idea.ListOptions{Limit: 20}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
