@@ -83,4 +83,39 @@ func TestIdeasInBrowser(t *testing.T) {
 	// It is really back: a fresh load lists both ideas.
 	b.Navigate(s.URL + "/ideas")
 	ideasEval(t, b, "after reload", `[...document.querySelectorAll("#idea-list .idea-title")].map(e => e.innerText).join("|")`, "Call the plumber|Paint the fence blue")
+
+	// The editor autosaves, previews sanitised Markdown, and shows both
+	// versions when another device saved first.
+	id := browsertest.Eval[string](b, `document.querySelector("#idea-list li.idea:last-child").dataset.id`)
+	b.Navigate(s.URL + "/ideas/" + id)
+	b.WaitVisible("#body")
+	b.Type("#body", "Use **blue** paint <script>alert(1)</script>")
+	ideasEval(t, b, "autosaved", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value`, "true:2")
+	ideasEval(t, b, "preview", `String(document.querySelector("#preview").innerHTML.includes("<strong>blue</strong>") && !document.querySelector("#preview script"))`, "true")
+
+	other := ideasSignIn(t, s, "grace@example.com") // the same person on another device
+	if st, body := other.json("PATCH", "/api/ideas/"+id, map[string]any{"version": 2, "body": "Use green paint"}); st != 200 {
+		t.Fatalf("edit from another device: %d %v", st, body)
+	}
+	b.AllowConsoleError("status of 409") // the autosave that finds the conflict
+	b.Type("#body", " today")
+	b.WaitVisible("#conflict")
+	if got := b.Text("#conflict-saved-body"); got != "Use green paint" {
+		t.Fatalf("conflict shows the saved version %q", got)
+	}
+	if got := b.Text("#conflict-mine-body"); !strings.HasSuffix(got, "today") {
+		t.Fatalf("conflict shows my version %q", got)
+	}
+	b.Click("#keep-mine")
+	ideasEval(t, b, "kept mine", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value + ":" + document.querySelector("#conflict").hidden`, "true:4:true")
+	if st, got := other.json("GET", "/api/ideas/"+id, nil); st != 200 || !strings.HasSuffix(got["body"].(string), "today") {
+		t.Fatalf("after keep mine the server has %v", got)
+	}
+
+	// On a phone-sized screen nothing scrolls sideways.
+	b.Run(chromedp.EmulateViewport(375, 740))
+	for _, page := range []string{"/ideas", "/ideas/" + id, "/ideas/deleted", "/ideas/transfer", "/settings/tokens"} {
+		b.Navigate(s.URL + page)
+		ideasEval(t, b, page+" fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
+	}
 }
