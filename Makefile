@@ -45,3 +45,16 @@ envexample:
 
 clean:
 	rm -rf $(BIN) web/dist/assets web/dist/manifest.json
+
+# Static runner binaries for every supported platform, named as the DevMode
+# page's download links expect under RUNNER_DOWNLOAD_BASE.
+.PHONY: runner-release
+RUNNER_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+runner-release:
+	@mkdir -p $(BIN)/release
+	@for t in $(RUNNER_TARGETS); do \
+	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  echo "coda-runner-$$os-$$arch$$ext"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' \
+	    -o $(BIN)/release/coda-runner-$$os-$$arch$$ext ./cmd/coda-runner || exit 1; \
+	done

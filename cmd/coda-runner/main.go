@@ -1,0 +1,133 @@
+// Command coda-runner is the DevMode runner: it pairs this machine with a
+// Coda server, then keeps a connection to the relay and serves the
+// terminals its user opens in the browser. See `coda-runner --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/relaywork/suite/internal/coda/runner"
+)
+
+// version is set at build time (-ldflags "-X main.version=v1.2.3"); the
+// server shows an update banner when it is older than the server's.
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coda-runner:", err)
+		os.Exit(1)
+	}
+}
+
+const help = `coda-runner: open terminals on this machine from Coda's DevMode page.
+
+Usage:
+  coda-runner pair --server URL [--name NAME]
+        Pair this machine with your Coda account. It prints a short code
+        (such as WDJB-MJHT) and a link: open the link while signed in to
+        Coda, check the code and approve. The credential is saved in your
+        config directory (%s), readable only by you.
+  coda-runner [run] [--name NAME]
+        Connect to the relay and serve terminals: each terminal opened in
+        the browser is your login shell in a new pseudo-terminal on this
+        machine. The runner only dials out; it never listens on a port.
+        When the connection drops it reconnects by itself (with backoff).
+        Stop it with Ctrl-C.
+  coda-runner unpair
+        Delete the saved credential. Revoke the runner on the DevMode page
+        too, so the credential is refused even if a copy exists.
+  coda-runner version
+        Print the version.
+
+Options:
+  --config PATH   where the credential is kept (default %s)
+`
+
+// run is main without the process; tests call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	defPath, err := runner.DefaultConfigPath()
+	if err != nil {
+		defPath = "credential.json"
+	}
+	if p := getenv("CODA_RUNNER_CONFIG"); p != "" {
+		defPath = p
+	}
+	fl := flag.NewFlagSet("coda-runner "+cmd, flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() { fmt.Fprintf(stdout, help, defPath, defPath) }
+	path := fl.String("config", defPath, "credential file")
+	server := fl.String("server", "", "Coda's address, e.g. https://coda.example.com")
+	name := fl.String("name", "", "this machine's name as shown in Coda (default: the host name)")
+	switch cmd {
+	case "help", "-h", "--help":
+		fl.Usage()
+		return nil
+	case "version", "--version":
+		fmt.Fprintf(stdout, "coda-runner %s (%s/%s)\n", version, runtime.GOOS, runtime.GOARCH)
+		return nil
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; see coda-runner --help", fl.Arg(0))
+	}
+	switch cmd {
+	case "pair":
+		if *server == "" {
+			return errors.New("pair needs --server URL, Coda's address (e.g. https://coda.example.com)")
+		}
+		cfg, err := runner.Pair(ctx, runner.PairOptions{Server: *server, Name: *name, Version: version, Out: stdout})
+		if err != nil {
+			return err
+		}
+		if err := cfg.Save(*path); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Saved the credential in %s. Start serving terminals with: coda-runner\n", *path)
+		return nil
+	case "unpair":
+		if err := os.Remove(*path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		fmt.Fprintf(stdout, "Removed %s. Revoke the runner on the DevMode page too.\n", *path)
+		return nil
+	case "run":
+		if runtime.GOOS == "windows" {
+			return errors.New("serving terminals on Windows is not supported yet (ConPTY support is planned); use Linux or macOS")
+		}
+		cfg, err := runner.LoadConfig(*path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("this machine is not paired; run: coda-runner pair --server URL")
+		}
+		if err != nil {
+			return err
+		}
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		fmt.Fprintf(stdout, "coda-runner %s serving terminals for %s (Ctrl-C to stop)\n", version, cfg.Server)
+		return runner.Run(ctx, runner.Options{Config: cfg, Name: *name, Version: version, Logger: log})
+	default:
+		return fmt.Errorf("unknown command %q; see coda-runner --help", cmd)
+	}
+}
