@@ -74,6 +74,9 @@ type Credential struct {
 func (s *Service) PollPairing(ctx context.Context, deviceCode string) (Credential, error) {
 	now := s.now()
 	var cred Credential
+	// An answer that updates the row (pending, slow_down) must commit, so
+	// it is kept aside rather than returned from the transaction.
+	var answer error
 	err := s.o.DB.InTx(ctx, func(tx *store.Tx) error {
 		var (
 			id, userID, runnerID              sql.NullString
@@ -115,13 +118,18 @@ func (s *Service) PollPairing(ctx context.Context, deviceCode string) (Credentia
 				now, interval+int(SlowDownStep/time.Second), id.String); err != nil {
 				return fmt.Errorf("slow down: %w", err)
 			}
-			return pollError(CodeSlowDown, "Polling too fast; wait longer between polls.")
+			answer = pollError(CodeSlowDown, "Polling too fast; wait longer between polls.")
+			return nil
 		}
 		if _, err := tx.Exec(ctx, "UPDATE devmode_pairings SET polled_at = ? WHERE id = ?", now, id.String); err != nil {
 			return fmt.Errorf("poll pairing: %w", err)
 		}
-		return pollError(CodePending, "Waiting for the user to approve.")
+		answer = pollError(CodePending, "Waiting for the user to approve.")
+		return nil
 	})
+	if err == nil {
+		err = answer
+	}
 	return cred, err
 }
 
