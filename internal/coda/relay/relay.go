@@ -387,3 +387,29 @@ func upgradable(w http.ResponseWriter) http.ResponseWriter {
 	}
 	return w
 }
+
+// Stats is a snapshot of the relay's load, for metrics and tests.
+type Stats struct {
+	Runners   int // connected runners
+	Terminals int // open terminals, attached or in their grace period
+	Queued    int // output bytes waiting for browsers, all terminals
+	MaxQueued int // the most waiting for one terminal
+}
+
+// Stats returns the current load.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	st := Stats{Runners: len(r.runners), Terminals: len(r.terms)}
+	terms := make([]*terminal, 0, len(r.terms))
+	for _, t := range r.terms {
+		terms = append(terms, t)
+	}
+	r.mu.Unlock()
+	for _, t := range terms {
+		t.mu.Lock()
+		st.Queued += t.queued
+		st.MaxQueued = max(st.MaxQueued, t.queued)
+		t.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,103 @@
+package relay_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relaywork/suite/internal/coda/relay"
+	"github.com/relaywork/suite/internal/coda/relay/relaytest"
+)
+
+// TestSlowBrowserIsBounded floods a terminal whose browser reads nothing:
+// the relay holds at most one credit window for it, and another terminal
+// of the same runner stays responsive.
+func TestSlowBrowserIsBounded(t *testing.T) {
+	t.Parallel()
+	const window = 64 << 10
+	e := relaytest.Start(t, relay.Options{Window: window})
+	e.StartRunner("r1")
+	stalled, err := e.Open("r1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.Send("yes flood\r"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the flood has filled the window (the relay waits on the
+	// stalled browser's socket and has stopped acknowledging).
+	relaytest.Wait(t, "the window to fill", func() bool { return e.Relay.Stats().MaxQueued >= window-relay.MaxChunk })
+
+	other, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		from := other.Len()
+		want := "round-" + strings.Repeat("x", i)
+		if err := other.Send("echo " + want + "\r"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.WaitFor(from, want+"\r\n", 5*time.Second); err != nil {
+			t.Fatalf("the other terminal is stuck behind the flood: %v", err)
+		}
+		if q := e.Relay.Stats().MaxQueued; q > window+relay.MaxChunk {
+			t.Fatalf("relay queued %d bytes for one terminal, want at most %d", q, window+relay.MaxChunk)
+		}
+	}
+}
+
+// TestCtrlCStopsAFlood runs yes, reads its output as fast as it comes, and
+// checks that Ctrl-C gets the prompt back at once.
+func TestCtrlCStopsAFlood(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunner("r1")
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("yes\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(0, "y\r\ny\r\ny\r\n", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.Wait(t, "a megabyte of flood", func() bool { return term.Len() > 1<<20 })
+	start := time.Now()
+	from := term.Len()
+	if err := term.Send("\x03"); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("echo stopped-$((40+2))\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(from, "stopped-42", 5*time.Second); err != nil {
+		t.Fatalf("Ctrl-C did not stop the flood: %v", err)
+	}
+	t.Logf("prompt back %v after Ctrl-C, %d bytes drained", time.Since(start), term.Len()-from)
+}
+
+// TestResizeAndExit checks resize reaches the PTY and the exit status comes back.
+func TestResizeAndExit(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunner("r1")
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Resize(132, 43); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("stty size\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(0, "43 132", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("exit 3\r"); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.Wait(t, "terminal closed", func() bool { return e.Relay.Stats().Terminals == 0 })
+}
