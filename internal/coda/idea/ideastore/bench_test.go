@@ -46,3 +46,25 @@ func BenchmarkList(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreateParallel measures inserts from many concurrent requests,
+// where SQLite's group commit shares commits between them.
+func BenchmarkCreateParallel(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, migrations)
+			e := setup(b, db)
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					title, body, tags := "parallel idea", "some *notes*", []string{"bench"}
+					if _, err := e.svc.Create(context.Background(), "ada", idea.Input{Title: &title, Body: &body, Tags: &tags}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

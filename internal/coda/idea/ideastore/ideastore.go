@@ -13,6 +13,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/idea"
@@ -22,8 +23,30 @@ import (
 
 // Store is the SQL idea store.
 type Store struct {
-	db *store.DB
+	db    *store.DB
+	group group
 }
+
+// group commits concurrent inserts together on SQLite, whose single writer
+// otherwise spends most of each insert on its own commit (the WAL append
+// and the FTS5 flush). The first caller to find no commit under way
+// becomes the leader and writes everything queued, in one transaction
+// with a savepoint per idea so one failure does not fail the others; the
+// rest wait for their result. There is no background goroutine.
+type group struct {
+	mu      sync.Mutex
+	pending []*insertReq
+	running bool
+}
+
+type insertReq struct {
+	it   idea.Idea
+	err  error
+	done chan struct{}
+}
+
+// maxGroup bounds one group commit.
+const maxGroup = 256
 
 var _ idea.Store = (*Store)(nil)
 
@@ -112,9 +135,68 @@ func writeTags(ctx context.Context, q querier, id, userID string, tags []string)
 	return nil
 }
 
-// Insert stores a new idea.
+// Insert stores a new idea; on SQLite concurrent inserts share a commit.
 func (s *Store) Insert(ctx context.Context, it idea.Idea) error {
-	return s.db.InTx(ctx, func(tx *store.Tx) error { return insert(ctx, tx, it) })
+	if s.db.Dialect != store.SQLite {
+		return s.db.InTx(ctx, func(tx *store.Tx) error { return insert(ctx, tx, it) })
+	}
+	r := &insertReq{it: it, done: make(chan struct{})}
+	g := &s.group
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.running {
+		g.mu.Unlock()
+		// Wait even if ctx ends: the insert may already be committed, and
+		// the caller must not be told otherwise.
+		<-r.done
+		return r.err
+	}
+	g.running = true
+	for len(g.pending) > 0 {
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		s.commitGroup(context.WithoutCancel(ctx), batch)
+		g.mu.Lock()
+	}
+	g.running = false
+	g.pending = nil
+	g.mu.Unlock()
+	<-r.done
+	return r.err
+}
+
+// commitGroup writes a batch of inserts in one transaction.
+func (s *Store) commitGroup(ctx context.Context, batch []*insertReq) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, r := range batch {
+			if len(batch) == 1 {
+				r.err = insert(ctx, tx, r.it)
+				return r.err
+			}
+			if _, err := tx.Exec(ctx, "SAVEPOINT idea_insert"); err != nil {
+				return err
+			}
+			if r.err = insert(ctx, tx, r.it); r.err != nil {
+				if _, err := tx.Exec(ctx, "ROLLBACK TO idea_insert"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, "RELEASE idea_insert"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, r := range batch {
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
 }
 
 // Get returns a live idea of the user.

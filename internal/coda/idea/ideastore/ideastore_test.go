@@ -470,3 +470,52 @@ func TestExportMarkdown(t *testing.T) {
 		}
 	}, migrations)
 }
+
+// TestConcurrentCreates checks that inserts sharing a commit (SQLite's
+// group commit) each get their own result.
+func TestConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		st := ideastore.New(db)
+		ctx := context.Background()
+		dup := idea.NewID()
+		var wg sync.WaitGroup
+		errs := make([]error, 200)
+		for i := range errs {
+			wg.Go(func() {
+				id := idea.NewID()
+				if i%50 == 0 {
+					id = dup // four inserts share one ID: exactly one may win
+				}
+				at := e.clock.Now()
+				errs[i] = st.Insert(ctx, idea.Idea{ID: id, UserID: "ada", Title: fmt.Sprintf("idea %d", i), Tags: []string{"x"}, Version: 1, CreatedAt: at, UpdatedAt: at})
+			})
+		}
+		wg.Wait()
+		failed := 0
+		for i, err := range errs {
+			if err != nil {
+				if i%50 != 0 || !apperr.Is(err, apperr.Conflict) {
+					t.Fatalf("insert %d: %v", i, err)
+				}
+				failed++
+			}
+		}
+		if failed != 3 {
+			t.Fatalf("%d duplicate inserts failed, want 3", failed)
+		}
+		if n := countIdeas(t, db, "ada"); n != 197 {
+			t.Fatalf("stored %d ideas, want 197", n)
+		}
+		var tags int
+		db.QueryRow(ctx, `SELECT count(*) FROM idea_tags`).Scan(&tags)
+		if tags != 197 {
+			t.Fatalf("stored %d tags, want 197", tags)
+		}
+		p, err := e.svc.List(ctx, "ada", idea.ListOptions{Query: "idea", Limit: 200})
+		if err != nil || len(p.Ideas) != 197 {
+			t.Fatalf("search finds %d, %v; want 197", len(p.Ideas), err)
+		}
+	}, migrations)
+}
