@@ -5,6 +5,7 @@
 // messages. When the connection drops it shows "Reconnecting…" and comes
 // back to the same shell (with its recent output) if it returns within the
 // relay's grace period. It is the one bundle exempt from the 30 KB budget.
+import "./devmode-csp";
 import "@xterm/xterm/css/xterm.css";
 import "./terminal.css";
 import { Terminal } from "@xterm/xterm";
