@@ -155,18 +155,26 @@ func (s *Service) RecentlyDeleted(ctx context.Context, userID string) ([]Idea, e
 	return s.o.Store.ListDeleted(ctx, userID, s.now())
 }
 
-// Purge hard-deletes every idea whose undo window has ended, in batches,
-// and reports how many and the longest batch.
+// purgeTarget is how long one purge batch should hold the write lock; the
+// batch size halves when a batch takes more than twice this and doubles
+// (up to Options.PurgeBatch) when it takes less than half.
+const purgeTarget = 100 * time.Millisecond
+
+// Purge hard-deletes every idea whose undo window has ended, in batches
+// sized so none holds the write lock for long, and reports how many, how
+// many batches and the longest batch.
 func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 	var res PurgeResult
 	now := s.now()
+	size := s.o.PurgeBatch
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		t0 := time.Now()
-		n, err := s.o.Store.PurgeBatch(ctx, now, s.o.PurgeBatch)
-		if d := time.Since(t0); d > res.Longest {
+		n, err := s.o.Store.PurgeBatch(ctx, now, size)
+		d := time.Since(t0)
+		if d > res.Longest {
 			res.Longest = d
 		}
 		if err != nil {
@@ -174,8 +182,14 @@ func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 		}
 		res.Deleted += n
 		res.Batches++
-		if n < int64(s.o.PurgeBatch) {
+		if n < int64(size) {
 			return res, nil
+		}
+		switch {
+		case d > 2*purgeTarget && size > 50:
+			size = max(size/2, 50)
+		case d < purgeTarget/2 && size < s.o.PurgeBatch:
+			size = min(size*2, s.o.PurgeBatch)
 		}
 	}
 }
