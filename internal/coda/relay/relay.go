@@ -82,9 +82,13 @@ const (
 type Relay struct {
 	o Options
 
+	hbOnce sync.Once
+	done   chan struct{} // closed by Close
+
 	mu      sync.Mutex
 	runners map[string]*runnerConn // by runner ID
 	terms   map[string]*terminal   // by resume key
+	watched map[*websocket.Conn]struct{}
 	closed  bool
 }
 
@@ -105,7 +109,8 @@ func New(o Options) *Relay {
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPing
 	}
-	return &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{}}
+	return &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{},
+		watched: map[*websocket.Conn]struct{}{}, done: make(chan struct{})}
 }
 
 // Online reports whether the runner is connected to this node.
@@ -132,6 +137,9 @@ func (r *Relay) Disconnect(runnerID string) {
 // away, so runners reconnect to another node or after a restart.
 func (r *Relay) Close() error {
 	r.mu.Lock()
+	if !r.closed {
+		close(r.done)
+	}
 	r.closed = true
 	var rcs []*runnerConn
 	for _, rc := range r.runners {
@@ -166,25 +174,45 @@ func writeJSON(ctx context.Context, ws *websocket.Conn, m Message) error {
 	return ws.Write(ctx, websocket.MessageText, b)
 }
 
-// heartbeat pings ws every interval until ctx ends; a ping that is not
-// answered within the interval closes the connection.
-func heartbeat(ctx context.Context, ws *websocket.Conn, every time.Duration) {
-	t := time.NewTicker(every)
+// watch adds ws to the heartbeat: one goroutine per relay pings every
+// connection each PingInterval (a goroutine per connection would cost
+// more memory than the idle connection itself); a ping unanswered within
+// the interval closes the connection. The returned func removes it.
+func (r *Relay) watch(ws *websocket.Conn) func() {
+	r.hbOnce.Do(func() { go r.heartbeat() })
+	r.mu.Lock()
+	r.watched[ws] = struct{}{}
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.watched, ws)
+		r.mu.Unlock()
+	}
+}
+
+func (r *Relay) heartbeat() {
+	t := time.NewTicker(r.o.PingInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-r.done:
 			return
 		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, every)
-			err := ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
+		}
+		r.mu.Lock()
+		conns := make([]*websocket.Conn, 0, len(r.watched))
+		for ws := range r.watched {
+			conns = append(conns, ws)
+		}
+		r.mu.Unlock()
+		for _, ws := range conns {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), r.o.PingInterval)
+				defer cancel()
+				if err := ws.Ping(ctx); err != nil && ctx.Err() != nil {
 					ws.Close(websocket.StatusPolicyViolation, "heartbeat timeout")
 				}
-				return
-			}
+			}()
 		}
 	}
 }
@@ -236,8 +264,9 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 	}
 	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
 	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
-	go heartbeat(ctx, ws, r.o.PingInterval)
+	unwatch := r.watch(ws)
 	err = rc.readLoop()
+	unwatch()
 	cancel()
 	rc.shutdown()
 	r.mu.Lock()

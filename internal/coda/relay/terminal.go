@@ -272,7 +272,7 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		cols, rows := clampSize(auth.Cols, auth.Rows)
 		_ = t.rc.send(Message{Type: TypeResize, ID: t.id, Cols: cols, Rows: rows})
 	}
-	go heartbeat(ctx, ws, r.o.PingInterval)
+	defer r.watch(ws)()
 
 	for {
 		typ, p, err := ws.Read(ctx)
