@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -282,8 +283,14 @@ func TestIdleMemory(t *testing.T) {
 		conns = append(conns, rws, bws)
 	}
 	// Let the relay settle, then read its RSS after a GC in the child.
-	http.Post(base+"/gc", "text/plain", nil)
+	var detail string
+	if resp, err := http.Post(base+"/gc", "text/plain", nil); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		detail = string(b)
+	}
 	after := rss()
+	t.Logf("relay %s", detail)
 	t.Logf("relay RSS: %d KB idle, %d KB with %d runner+browser pairs: %.1f KB per pair", before, after, pairs, float64(after-before)/float64(pairs))
 	for _, c := range conns {
 		c.CloseNow()
@@ -304,6 +311,9 @@ func relayChild() {
 	mux.HandleFunc("POST /gc", func(w http.ResponseWriter, req *http.Request) {
 		runtime.GC()
 		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, "heap-inuse=%dKB stack-inuse=%dKB goroutines=%d", ms.HeapInuse>>10, ms.StackInuse>>10, runtime.NumGoroutine())
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
