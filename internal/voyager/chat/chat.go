@@ -1,0 +1,119 @@
+// Package chat holds Voyager's members, conversations and messages: the
+// domain types, the Store interface (SQL in chatstore) and the Service that
+// sends a message, streams the coach's answer through a Hub so any page can
+// follow it, stops it and regenerates it.
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/relaywork/suite/internal/voyager/ai"
+)
+
+// Role is a member's role in a community.
+type Role string
+
+// The membership roles.
+const (
+	RoleMember Role = "member"
+	RoleCoach  Role = "coach"
+	RoleAdmin  Role = "admin"
+)
+
+// Membership is a user's place in a community.
+type Membership struct {
+	CommunityID string    `json:"community_id"`
+	UserID      string    `json:"-"`
+	Role        Role      `json:"role"`
+	CreatedAt   time.Time `json:"joined_at"`
+}
+
+// Invite is a link that lets its holder join a private community.
+type Invite struct {
+	ID          string    `json:"id"`
+	CommunityID string    `json:"community_id"`
+	Role        Role      `json:"role"`
+	MaxUses     int       `json:"max_uses"`
+	Uses        int       `json:"uses"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// Conversation is a member's thread with the coach in one community.
+type Conversation struct {
+	ID          string    `json:"id"`
+	CommunityID string    `json:"community_id"`
+	UserID      string    `json:"-"`
+	Title       string    `json:"title"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Status is an answer's state.
+type Status string
+
+// Message statuses.
+const (
+	Complete    Status = "complete"
+	Streaming   Status = "streaming"
+	Stopped     Status = "stopped"     // the member pressed stop; content is partial
+	Interrupted Status = "interrupted" // the provider failed mid-answer; content is partial
+	Failed      Status = "failed"      // no provider answered; content is empty
+)
+
+// Message is one turn.
+type Message struct {
+	ID             string    `json:"id"`
+	ConversationID string    `json:"conversation_id"`
+	UserID         string    `json:"-"`
+	CommunityID    string    `json:"community_id"`
+	Role           ai.Role   `json:"role"`
+	Content        string    `json:"content"`
+	Status         Status    `json:"status"`
+	Provider       string    `json:"provider,omitempty"`
+	Model          string    `json:"model,omitempty"`
+	Usage          ai.Usage  `json:"tokens"`
+	LatencyMS      int64     `json:"latency_ms"`
+	FirstTokenMS   int64     `json:"first_token_ms"`
+	FinishReason   string    `json:"finish_reason,omitempty"`
+	CostMicros     int64     `json:"cost_micros"`
+	Error          string    `json:"error,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Store keeps memberships, invites, conversations and messages. Lookups
+// that a member makes are scoped by community and user, so a row of
+// someone else is simply not found.
+type Store interface {
+	Membership(ctx context.Context, communityID, userID string) (Membership, error)
+	Join(ctx context.Context, m Membership) (Membership, error) // idempotent; keeps an existing role
+	SetRole(ctx context.Context, communityID, userID string, role Role) error
+	Memberships(ctx context.Context, userID string) ([]Membership, error)
+
+	CreateInvite(ctx context.Context, inv Invite, tokenHash string) error
+	// UseInvite counts one use of the invite with tokenHash if it is for
+	// communityID, unexpired and not used up, and returns it.
+	UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (Invite, error)
+
+	CreateConversation(ctx context.Context, c Conversation) error
+	Conversation(ctx context.Context, communityID, userID, id string) (Conversation, error)
+	Conversations(ctx context.Context, communityID, userID string) ([]Conversation, error)
+	RenameConversation(ctx context.Context, communityID, userID, id, title string, now time.Time) error
+	DeleteConversation(ctx context.Context, communityID, userID, id string) error
+
+	// AddMessage inserts m and touches its conversation.
+	AddMessage(ctx context.Context, m Message) error
+	// FinishMessage stores an answer's final content, status and accounting.
+	FinishMessage(ctx context.Context, m Message) error
+	Message(ctx context.Context, communityID, userID, id string) (Message, error)
+	// Messages returns the conversation's last limit messages, oldest first
+	// (limit <= 0: all).
+	Messages(ctx context.Context, conversationID string, limit int) ([]Message, error)
+	DeleteMessage(ctx context.Context, conversationID, id string) error
+	// AnswersSince counts the member's assistant messages in the community since t.
+	AnswersSince(ctx context.Context, communityID, userID string, t time.Time) (int, error)
+	// InterruptStreaming marks answers left streaming (by a process that
+	// died) as interrupted; it returns how many.
+	InterruptStreaming(ctx context.Context, before time.Time) (int64, error)
+}

@@ -1,0 +1,270 @@
+// Package chatstore is chat.Store on the platform's SQL database (SQLite
+// or PostgreSQL).
+package chatstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/voyager/ai"
+	"github.com/relaywork/suite/internal/voyager/chat"
+)
+
+// Store implements chat.Store.
+type Store struct{ db *store.DB }
+
+var _ chat.Store = (*Store)(nil)
+
+// New returns a Store on db.
+func New(db *store.DB) *Store { return &Store{db: db} }
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.E(apperr.NotFound, "%s not found", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Membership implements chat.Store.
+func (s *Store) Membership(ctx context.Context, communityID, userID string) (chat.Membership, error) {
+	m := chat.Membership{CommunityID: communityID, UserID: userID}
+	err := s.db.QueryRow(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
+	if err != nil {
+		return m, notFound(err, "membership")
+	}
+	return m, nil
+}
+
+// Join implements chat.Store.
+func (s *Store) Join(ctx context.Context, m chat.Membership) (chat.Membership, error) {
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_memberships (community_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (community_id, user_id) DO NOTHING`, m.CommunityID, m.UserID, string(m.Role), m.CreatedAt.UTC())
+	if err != nil {
+		return m, fmt.Errorf("join: %w", err)
+	}
+	return s.Membership(ctx, m.CommunityID, m.UserID)
+}
+
+// SetRole implements chat.Store.
+func (s *Store) SetRole(ctx context.Context, communityID, userID string, role chat.Role) error {
+	res, err := s.db.Exec(ctx, `UPDATE voyager_memberships SET role = ? WHERE community_id = ? AND user_id = ?`, string(role), communityID, userID)
+	return affected(res, err, "membership")
+}
+
+// Memberships implements chat.Store.
+func (s *Store) Memberships(ctx context.Context, userID string) ([]chat.Membership, error) {
+	rows, err := s.db.Query(ctx, `SELECT community_id, role, created_at FROM voyager_memberships WHERE user_id = ? ORDER BY created_at`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("memberships: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Membership
+	for rows.Next() {
+		m := chat.Membership{UserID: userID}
+		if err := rows.Scan(&m.CommunityID, &m.Role, &m.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// CreateInvite implements chat.Store.
+func (s *Store) CreateInvite(ctx context.Context, inv chat.Invite, tokenHash string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_invites (id, token_hash, community_id, role, max_uses, uses, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, inv.ID, tokenHash, inv.CommunityID, string(inv.Role), inv.MaxUses, inv.CreatedAt.UTC(), inv.ExpiresAt.UTC())
+	if err != nil {
+		return fmt.Errorf("create invite: %w", err)
+	}
+	return nil
+}
+
+// UseInvite implements chat.Store.
+func (s *Store) UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (chat.Invite, error) {
+	var inv chat.Invite
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at FROM voyager_invites
+			WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).
+			Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt)
+		if err != nil {
+			return notFound(err, "invite")
+		}
+		if !now.Before(inv.ExpiresAt) || (inv.MaxUses > 0 && inv.Uses >= inv.MaxUses) {
+			return apperr.E(apperr.Gone, "This invite link has expired or been used up. Ask the community's admin for a new one.")
+		}
+		_, err = tx.Exec(ctx, `UPDATE voyager_invites SET uses = uses + 1 WHERE id = ?`, inv.ID)
+		inv.Uses++
+		return err
+	})
+	return inv, err
+}
+
+// CreateConversation implements chat.Store.
+func (s *Store) CreateConversation(ctx context.Context, c chat.Conversation) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_conversations (id, community_id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.CommunityID, c.UserID, c.Title, c.CreatedAt.UTC(), c.UpdatedAt.UTC())
+	if err != nil {
+		return fmt.Errorf("create conversation: %w", err)
+	}
+	return nil
+}
+
+const convCols = `id, community_id, user_id, title, created_at, updated_at`
+
+func scanConv(r interface{ Scan(...any) error }) (chat.Conversation, error) {
+	var c chat.Conversation
+	err := r.Scan(&c.ID, &c.CommunityID, &c.UserID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
+	return c, err
+}
+
+// Conversation implements chat.Store.
+func (s *Store) Conversation(ctx context.Context, communityID, userID, id string) (chat.Conversation, error) {
+	c, err := scanConv(s.db.QueryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
+	if err != nil {
+		return c, notFound(err, "conversation")
+	}
+	return c, nil
+}
+
+// Conversations implements chat.Store.
+func (s *Store) Conversations(ctx context.Context, communityID, userID string) ([]chat.Conversation, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE user_id = ? AND community_id = ? ORDER BY updated_at DESC, id DESC LIMIT 200`, userID, communityID)
+	if err != nil {
+		return nil, fmt.Errorf("conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Conversation
+	for rows.Next() {
+		c, err := scanConv(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// RenameConversation implements chat.Store.
+func (s *Store) RenameConversation(ctx context.Context, communityID, userID, id, title string, now time.Time) error {
+	res, err := s.db.Exec(ctx, `UPDATE voyager_conversations SET title = ?, updated_at = ? WHERE id = ? AND community_id = ? AND user_id = ?`, title, now.UTC(), id, communityID, userID)
+	return affected(res, err, "conversation")
+}
+
+// DeleteConversation implements chat.Store.
+func (s *Store) DeleteConversation(ctx context.Context, communityID, userID, id string) error {
+	res, err := s.db.Exec(ctx, `DELETE FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID)
+	return affected(res, err, "conversation")
+}
+
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.E(apperr.NotFound, "%s not found", what)
+	}
+	return nil
+}
+
+const msgCols = `id, conversation_id, user_id, community_id, role, content, status, provider, model, input_tokens, output_tokens,
+	cache_read_tokens, cache_write_tokens, latency_ms, first_token_ms, finish_reason, cost_micros, error, created_at`
+
+func scanMsg(r interface{ Scan(...any) error }) (chat.Message, error) {
+	var m chat.Message
+	var role, status string
+	err := r.Scan(&m.ID, &m.ConversationID, &m.UserID, &m.CommunityID, &role, &m.Content, &status, &m.Provider, &m.Model,
+		&m.Usage.Input, &m.Usage.Output, &m.Usage.CacheRead, &m.Usage.CacheWrite, &m.LatencyMS, &m.FirstTokenMS,
+		&m.FinishReason, &m.CostMicros, &m.Error, &m.CreatedAt)
+	m.Role, m.Status = ai.Role(role), chat.Status(status)
+	return m, err
+}
+
+// AddMessage implements chat.Store.
+func (s *Store) AddMessage(ctx context.Context, m chat.Message) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO voyager_messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.ConversationID, m.UserID, m.CommunityID, string(m.Role), m.Content, string(m.Status), m.Provider, m.Model,
+			m.Usage.Input, m.Usage.Output, m.Usage.CacheRead, m.Usage.CacheWrite, m.LatencyMS, m.FirstTokenMS,
+			m.FinishReason, m.CostMicros, m.Error, m.CreatedAt.UTC())
+		if err != nil {
+			return fmt.Errorf("add message: %w", err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE voyager_conversations SET updated_at = ? WHERE id = ?`, m.CreatedAt.UTC(), m.ConversationID)
+		return err
+	})
+}
+
+// FinishMessage implements chat.Store.
+func (s *Store) FinishMessage(ctx context.Context, m chat.Message) error {
+	res, err := s.db.Exec(ctx, `UPDATE voyager_messages SET content = ?, status = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?,
+		cache_read_tokens = ?, cache_write_tokens = ?, latency_ms = ?, first_token_ms = ?, finish_reason = ?, cost_micros = ?, error = ? WHERE id = ?`,
+		m.Content, string(m.Status), m.Provider, m.Model, m.Usage.Input, m.Usage.Output, m.Usage.CacheRead, m.Usage.CacheWrite,
+		m.LatencyMS, m.FirstTokenMS, m.FinishReason, m.CostMicros, m.Error, m.ID)
+	return affected(res, err, "message")
+}
+
+// Message implements chat.Store.
+func (s *Store) Message(ctx context.Context, communityID, userID, id string) (chat.Message, error) {
+	m, err := scanMsg(s.db.QueryRow(ctx, `SELECT `+msgCols+` FROM voyager_messages WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
+	if err != nil {
+		return m, notFound(err, "message")
+	}
+	return m, nil
+}
+
+// Messages implements chat.Store.
+func (s *Store) Messages(ctx context.Context, conversationID string, limit int) ([]chat.Message, error) {
+	q := `SELECT ` + msgCols + ` FROM voyager_messages WHERE conversation_id = ? ORDER BY id DESC`
+	args := []any{conversationID}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Message
+	for rows.Next() {
+		m, err := scanMsg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, rows.Err()
+}
+
+// DeleteMessage implements chat.Store.
+func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) error {
+	res, err := s.db.Exec(ctx, `DELETE FROM voyager_messages WHERE id = ? AND conversation_id = ?`, id, conversationID)
+	return affected(res, err, "message")
+}
+
+// AnswersSince implements chat.Store.
+func (s *Store) AnswersSince(ctx context.Context, communityID, userID string, t time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM voyager_messages WHERE user_id = ? AND community_id = ? AND role = 'assistant' AND created_at >= ?`, userID, communityID, t.UTC()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count answers: %w", err)
+	}
+	return n, nil
+}
+
+// InterruptStreaming implements chat.Store.
+func (s *Store) InterruptStreaming(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.Exec(ctx, `UPDATE voyager_messages SET status = 'interrupted', finish_reason = 'interrupted', error = 'the server restarted during the answer' WHERE status = 'streaming' AND created_at < ?`, before.UTC())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
