@@ -2,6 +2,7 @@ package coda
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/relaywork/suite/internal/coda/devmode"
 	"github.com/relaywork/suite/internal/coda/relay"
 	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/cron"
 )
@@ -90,6 +92,9 @@ type relayAuth struct{ svc *devmode.Service }
 
 func (a relayAuth) AuthenticateRunner(ctx context.Context, credential string) (relay.Identity, error) {
 	id, err := a.svc.AuthenticateRunner(ctx, credential)
+	if apperr.Is(err, apperr.Unauthorized) {
+		err = fmt.Errorf("%w: %w", relay.ErrRefused, err)
+	}
 	return relay.Identity(id), err
 }
 

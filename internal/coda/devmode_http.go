@@ -68,12 +68,15 @@ func (d *devMode) handlePairToken(w http.ResponseWriter, r *http.Request) {
 
 // runnerView is a runner as pages and the API show it.
 type runnerView struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	OS         string     `json:"os"`
-	Arch       string     `json:"arch"`
-	Version    string     `json:"version"`
-	Online     bool       `json:"online"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+	Version string `json:"version"`
+	Online  bool   `json:"online"`
+	// Known is false when the relay runs in another process: this one
+	// cannot tell whether the runner is connected.
+	Known      bool       `json:"online_known"`
 	Outdated   bool       `json:"outdated"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastSeenAt *time.Time `json:"last_seen_at"`
@@ -87,7 +90,7 @@ func (d *devMode) views(r *http.Request, userID string) ([]runnerView, error) {
 	out := make([]runnerView, 0, len(rs))
 	for _, x := range rs {
 		out = append(out, runnerView{ID: x.ID, Name: x.Name, OS: x.OS, Arch: x.Arch, Version: x.Version,
-			Online: d.relay.Online(x.ID), Outdated: olderVersion(x.Version, app.Version),
+			Online: d.relay.Online(x.ID), Known: d.s.p.Config.DevModeRelayURL == "", Outdated: olderVersion(x.Version, app.Version),
 			CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt})
 	}
 	return out, nil
@@ -253,7 +256,7 @@ func (d *devMode) handleTerminalPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.s.render.Page(w, r, http.StatusOK, "devmode/terminal.html", &web.Page{Title: "Terminal · " + rn.Name,
-		Data: map[string]any{"Runner": rn, "Online": d.relay.Online(rn.ID)}})
+		Data: map[string]any{"Runner": rn}})
 }
 
 // pageError shows the error page for err's kind.

@@ -17,6 +17,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// ErrRefused marks an Auth error that means the credential is no longer
+// valid (as opposed to the check failing).
+var ErrRefused = errors.New("credential refused")
+
 // Identity is who a connection speaks for.
 type Identity struct {
 	UserID   string
@@ -63,6 +67,10 @@ type Options struct {
 	// PingInterval is how often connections are pinged; a ping unanswered
 	// within the same interval closes the connection (DefaultPing if 0).
 	PingInterval time.Duration
+	// Recheck makes the heartbeat check each connected runner's credential
+	// again, so a revoke made in another process (a separate relay)
+	// disconnects the runner within PingInterval.
+	Recheck bool
 	// OriginPatterns are extra browser origins allowed besides the relay's
 	// own host (a separately run relay lists Coda's public origin).
 	OriginPatterns []string
@@ -205,6 +213,9 @@ func (r *Relay) heartbeat() {
 			conns = append(conns, ws)
 		}
 		r.mu.Unlock()
+		if r.o.Recheck {
+			r.recheck()
+		}
 		for _, ws := range conns {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), r.o.PingInterval)
@@ -217,6 +228,26 @@ func (r *Relay) heartbeat() {
 	}
 }
 
+// recheck disconnects runners whose credential is refused now.
+func (r *Relay) recheck() {
+	r.mu.Lock()
+	rcs := make([]*runnerConn, 0, len(r.runners))
+	for _, rc := range r.runners {
+		rcs = append(rcs, rc)
+	}
+	r.mu.Unlock()
+	for _, rc := range rcs {
+		go func() {
+			ctx, cancel := context.WithTimeout(rc.ctx, r.o.PingInterval)
+			defer cancel()
+			if _, err := r.o.Auth.AuthenticateRunner(ctx, rc.cred); errors.Is(err, ErrRefused) {
+				rc.ws.Close(CloseRevoked, "runner revoked")
+				rc.cancel()
+			}
+		}()
+	}
+}
+
 // ---- runners ----
 
 // runnerConn is a connected runner.
@@ -226,6 +257,7 @@ type runnerConn struct {
 	ws     *websocket.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
+	cred   string
 
 	mu     sync.Mutex
 	terms  map[uint32]*terminal
@@ -236,7 +268,8 @@ type runnerConn struct {
 // HandleRunner serves a runner's WebSocket: the credential is checked
 // before the upgrade, so a revoked runner gets a plain 401.
 func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
-	id, err := r.o.Auth.AuthenticateRunner(req.Context(), bearer(req))
+	cred := bearer(req)
+	id, err := r.o.Auth.AuthenticateRunner(req.Context(), cred)
 	if err != nil {
 		http.Error(w, "runner credential refused: pair again", http.StatusUnauthorized)
 		return
@@ -247,7 +280,7 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 	}
 	ws.SetReadLimit(MaxChunk + 1024)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
-	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, terms: map[uint32]*terminal{}}
+	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, cred: cred, terms: map[uint32]*terminal{}}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

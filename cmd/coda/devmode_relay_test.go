@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relaywork/suite/internal/coda"
+	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/app/apptest"
+)
+
+// TestDevModeSeparateRelay runs the relay alone (what `coda relay` runs)
+// next to Coda, with DEVMODE_RELAY_URL pointing pages and runners at it:
+// the runner pairs with Coda, connects to the relay, and a browser's
+// ticket from Coda opens a terminal on the relay.
+func TestDevModeSeparateRelay(t *testing.T) {
+	t.Parallel()
+	relayPort := freePort(t)
+	env := apptest.BaseEnv(t, map[string]string{"DEVMODE_RELAY_URL": "http://127.0.0.1:" + relayPort})
+	s := apptest.Start(t, run, env)
+
+	relayEnv := map[string]string{}
+	for k, v := range env {
+		relayEnv[k] = v
+	}
+	relayEnv["PORT"] = relayPort
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &apptest.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- coda.RelayCommand().Run(ctx, app.Env{Getenv: apptest.Getenv(relayEnv), Stdout: out, Stderr: out}, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("relay: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("relay did not stop")
+		}
+	})
+	waitFor(t, "the relay to listen", func() string {
+		if strings.Contains(out.String(), "listening") {
+			return "yes"
+		}
+		return ""
+	})
+
+	ada := devSignIn(t, s, "ada@example.com")
+	cfg := pairRunner(t, s, ada, "ada-laptop")
+	if !strings.HasPrefix(cfg.RelayURL, "ws://127.0.0.1:"+relayPort+"/") {
+		t.Fatalf("runner was told relay %q, want the separate relay", cfg.RelayURL)
+	}
+	startRunner(t, cfg, nil)
+	var tk ticket
+	waitFor(t, "a terminal on the separate relay", func() string {
+		tk, _ = getTicket(t, s, ada, cfg.RunnerID)
+		term, err := openTerm(t, tk, "")
+		if err != nil {
+			return "" // the runner may not have connected yet
+		}
+		term.send("echo relayed-$((6*7))\r")
+		term.expect(`relayed-42`)
+		return "yes"
+	})
+	if !strings.HasPrefix(tk.RelayURL, "ws://127.0.0.1:"+relayPort+"/") {
+		t.Fatalf("browser was sent to %q", tk.RelayURL)
+	}
+}

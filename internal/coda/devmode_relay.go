@@ -1,0 +1,121 @@
+package coda
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/relaywork/suite/internal/coda/devmode"
+	"github.com/relaywork/suite/internal/coda/relay"
+	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/audit"
+	"github.com/relaywork/suite/internal/platform/config"
+	"github.com/relaywork/suite/internal/platform/obs"
+	"github.com/relaywork/suite/internal/platform/server"
+	"github.com/relaywork/suite/internal/platform/store"
+)
+
+// RelayCommand is `coda relay`: the DevMode relay alone, for running it on
+// its own machines (DEVMODE_RELAY_URL then points pages and runners at
+// it). It reads the same settings as `coda serve` and needs the same
+// database (runner records) and DEVMODE_JWT_SECRET; it does not migrate.
+func RelayCommand() app.Command {
+	return app.Command{
+		Name:    "relay",
+		Usage:   "relay [--addr :PORT]",
+		Summary: "run the DevMode relay alone (for scale-out); see docs/devmode-relay.md",
+		Run:     runRelay,
+	}
+}
+
+func runRelay(ctx context.Context, env app.Env, args []string) error {
+	fl := flag.NewFlagSet("coda relay", flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	addr := fl.String("addr", "", "listen address (default :PORT)")
+	if err := fl.Parse(args); err != nil {
+		return app.Usagef("usage: coda relay [--addr :PORT]")
+	}
+	c, err := config.Load(config.Coda, env.Getenv, config.Options{})
+	if err != nil {
+		return app.Usagef("coda relay: %v", err)
+	}
+	if !c.EnableDevMode {
+		return app.Usagef("coda relay: ENABLE_DEVMODE is off")
+	}
+	format := c.LogFormat
+	if format == "" {
+		format = "json"
+	}
+	log := obs.NewLogger(env.Stderr, c.LogLevel, format).With("service", "coda-relay")
+	db, err := store.Open(ctx, store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Name: string(config.Coda), ConnectTimeout: c.DBConnectTimeout, Logger: log})
+	if err != nil {
+		return fmt.Errorf("coda relay: cannot open the database: %w", err)
+	}
+	defer db.Close()
+	var rdb redis.UniversalClient
+	if c.RedisURL != "" {
+		opt, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			return app.Usagef("REDIS_URL: %v", err)
+		}
+		rdb = redis.NewClient(opt)
+		defer rdb.Close()
+	}
+	svc, err := devmode.New(devmode.Options{DB: db, Secret: []byte(c.DevModeJWTSecret), Audit: audit.New(db, nil), Logger: log, Redis: rdb})
+	if err != nil {
+		return err
+	}
+	var origins []string
+	if o := server.Origin(c.PublicURL); o != "" {
+		if u := hostOf(o); u != "" {
+			origins = append(origins, u)
+		}
+	}
+	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: log, OriginPatterns: origins, Recheck: true})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+relayRunnerPath, rl.HandleRunner)
+	mux.HandleFunc("GET "+relayTerminalPath, rl.HandleTerminal)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	if *addr == "" {
+		*addr = c.Addr()
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("coda relay: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(env.Stdout, "coda relay listening on http://%s\n", ln.Addr())
+	if env.Ready != nil {
+		env.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	rl.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// hostOf returns the host[:port] of an origin such as https://coda.example.com.
+func hostOf(origin string) string {
+	for _, p := range []string{"https://", "http://"} {
+		if len(origin) > len(p) && origin[:len(p)] == p {
+			return origin[len(p):]
+		}
+	}
+	return ""
+}
