@@ -50,6 +50,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long each load step runs")
 	n := flag.Int("n", 100000, "ideas to purge and to export")
 	only := flag.String("only", "", "run only this dialect (sqlite or postgres)")
+	searchRate := flag.Int("search-rate", 200, "requests per second for search")
 	flag.Parse()
 	path := filepath.Join(*bin, "coda")
 	dialects := []string{"sqlite"}
@@ -63,7 +64,7 @@ func main() {
 		if *only != "" && d != *only {
 			continue
 		}
-		rows, err := measure(path, d, *rate, *dur, *n)
+		rows, err := measure(path, d, *rate, *searchRate, *dur, *n)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", d, err)
 			os.Exit(1)
@@ -196,7 +197,7 @@ func newPostgres() (string, func(), error) {
 	}, nil
 }
 
-func measure(path, dialect string, rate int, dur time.Duration, n int) ([]string, error) {
+func measure(path, dialect string, rate, searchRate int, dur time.Duration, n int) ([]string, error) {
 	dir, _ := os.MkdirTemp("", "bench-ideas-")
 	defer os.RemoveAll(dir)
 	env := append(os.Environ(), "DATA_DIR="+dir, "LOG_LEVEL=warn", "APP_ENV=development", "RATE_LIMIT_SCALE=0", "EMAIL_SERVER=stream")
@@ -240,7 +241,7 @@ func measure(path, dialect string, rate int, dur time.Duration, n int) ([]string
 	})
 	// Search for one idea's number: a selective query, as people type.
 	k := 0
-	search := load(rate, dur, func() *http.Request {
+	search := load(searchRate, dur, func() *http.Request {
 		mu.Lock()
 		k = k%i + 1
 		q := strconv.Itoa(k)
@@ -252,9 +253,10 @@ func measure(path, dialect string, rate int, dur time.Duration, n int) ([]string
 	})
 	for _, r := range []struct {
 		name string
+		rate int
 		res  result
-	}{{"POST /api/ideas", create}, {"GET /api/ideas?limit=20", list}, {"GET /api/ideas?q=N (search, one match)", search}} {
-		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, rate, r.res.n, ms(r.res.p50), ms(r.res.p99), ms(r.res.max), r.res.errors)
+	}{{"POST /api/ideas", rate, create}, {"GET /api/ideas?limit=20", rate, list}, {"GET /api/ideas?q=N (search, one match)", searchRate, search}} {
+		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, r.rate, r.res.n, ms(r.res.p50), ms(r.res.p99), ms(r.res.max), r.res.errors)
 	}
 	s.stop()
 

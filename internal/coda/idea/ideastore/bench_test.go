@@ -68,3 +68,24 @@ func BenchmarkCreateParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearch measures a one-match search among a user's 2,000 ideas,
+// highlights included.
+func BenchmarkSearch(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, migrations)
+			e := setup(b, db)
+			for i := range 2000 {
+				create(b, e, "ada", fmt.Sprintf("Bench idea %d", i), fmt.Sprintf("Some *Markdown* notes about idea %d", i))
+			}
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				p, err := e.svc.List(context.Background(), "ada", idea.ListOptions{Query: fmt.Sprint(i % 2000), Limit: 20})
+				if err != nil || len(p.Ideas) != 1 {
+					b.Fatalf("%d results, %v", len(p.Ideas), err)
+				}
+			}
+		})
+	}
+}
