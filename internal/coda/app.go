@@ -34,6 +34,7 @@ func Product() app.Product {
 		Description: "ideas app with a browser terminal (DevMode)",
 		Migrations:  m,
 		Mount:       mount,
+		Commands:    []app.Command{RelayCommand()},
 	}
 }
 
