@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -70,6 +71,15 @@ func pairRunner(t *testing.T, s *apptest.Server, c *http.Client, name string) ru
 	})
 	if !strings.Contains(out.String(), s.URL+"/devmode/pair?code="+code) {
 		t.Fatalf("pair output does not give the approval URL:\n%s", out)
+	}
+	page, err := c.Get(s.URL + "/devmode/pair?code=" + strings.ToLower(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(body), name) || !strings.Contains(string(body), `id="pair-approve"`) {
+		t.Fatalf("pair page: %s\n%s", page.Status, body)
 	}
 	resp, err := c.PostForm(s.URL+"/devmode/pair", url.Values{"code": {code}, "decision": {"approve"}})
 	if err != nil {
@@ -374,6 +384,44 @@ func TestDevModeEndToEnd(t *testing.T) {
 			t.Fatalf("exit message %+v, want code 7", m)
 		}
 	})
+	t.Run("foreign origin refused", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		tk, _ := getTicket(t, s, ada, cfg.RunnerID)
+		_, resp, err := websocket.Dial(ctx, tk.RelayURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-origin upgrade: got %v, want 403", err)
+		}
+	})
+	t.Run("rename", func(t *testing.T) {
+		resp, err := ada.PostForm(s.URL+"/devmode/runners/"+cfg.RunnerID+"/rename", url.Values{"name": {"work laptop"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		page, err := ada.Get(s.URL + "/devmode")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		if !strings.Contains(string(body), "work laptop") || !strings.Contains(string(body), "runner-online") {
+			t.Fatalf("devmode page after rename:\n%s", body)
+		}
+		resp, err = bob.PostForm(s.URL+"/devmode/runners/"+cfg.RunnerID+"/rename", url.Values{"name": {"mine now"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("bob renaming ada's runner: got %d, want 404", resp.StatusCode)
+		}
+	})
+	t.Run("terminal content is not logged", func(t *testing.T) {
+		if strings.Contains(s.Stderr.String(), "same-shell") || strings.Contains(s.Stderr.String(), tk.Ticket) {
+			t.Fatal("the server log holds terminal content or a ticket")
+		}
+	})
 	t.Run("revoke disconnects", func(t *testing.T) {
 		resp, err := ada.PostForm(s.URL+"/devmode/runners/"+cfg.RunnerID+"/revoke", nil)
 		if err != nil {
@@ -417,6 +465,10 @@ func TestDevModeRunnerReconnectsAfterRelayRestart(t *testing.T) {
 
 	s.Stop(t)
 	s2 := apptest.Start(t, run, env)
+	out, _, err := apptest.Command(t, run, env, "cron", "run", "cleanup-pairings")
+	if err != nil || !strings.Contains(out, "deleted") {
+		t.Fatalf("cron run cleanup-pairings: %v\n%s", err, out)
+	}
 	waitFor(t, "the runner to reconnect", func() string {
 		if connects.Load() >= 2 {
 			return "yes"
