@@ -159,5 +159,6 @@ if (el) {
   }
 
   setState("connecting", "Connecting…");
-  connect();
+  // A page without a ticket URL (a bare terminal) has nothing to connect to.
+  if (el.dataset.ticketUrl) connect();
 }
