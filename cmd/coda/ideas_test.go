@@ -275,6 +275,11 @@ func TestIdeasAPI(t *testing.T) {
 		if st != 200 || !strings.Contains(string(ib), `"imported":0,"duplicates":2`) {
 			t.Fatalf("re-import: %d %s", st, ib)
 		}
+		big := `{"format":"coda.ideas","version":1,"ideas":[` + strings.Repeat(`{"title":"padding","body":"`+strings.Repeat("x", 1000)+`"},`, 1100) + `{"title":"last"}]}`
+		st, _, ib = bob.do("POST", "/api/ideas/import", []byte(big), "")
+		if st != 413 || !strings.Contains(string(ib), `"code":"too_large"`) {
+			t.Fatalf("import over the body limit: %d %s", st, ib)
+		}
 		st, _, ib = bob.do("POST", "/api/ideas/import", []byte(`{"format":"other","ideas":[]}`), "")
 		if st != 422 || !strings.Contains(string(ib), `"format"`) {
 			t.Fatalf("import of a foreign file: %d %s", st, ib)

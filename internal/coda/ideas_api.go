@@ -115,7 +115,7 @@ func (h *ideasHTTP) withToken(next http.Handler) http.Handler {
 // decodeIdeaInput reads a JSON object with title, body, tags and (for
 // updates) version, reporting every bad field at once, including text
 // whose bytes are not valid UTF-8.
-func decodeIdeaInput(w http.ResponseWriter, r *http.Request) (idea.Input, int, error) {
+func decodeIdeaInput(w http.ResponseWriter, r *http.Request, creating bool) (idea.Input, int, error) {
 	var raw map[string]json.RawMessage
 	if err := httpapi.Decode(w, r, &raw, maxIdeaJSON); err != nil {
 		return idea.Input{}, 0, err
@@ -168,7 +168,7 @@ func decodeIdeaInput(w http.ResponseWriter, r *http.Request) (idea.Input, int, e
 	}
 	// Let validation add its own findings to the decoding ones.
 	if len(bad) > 0 {
-		_, verr := in.Validate(idea.Fields{}, r.Method == http.MethodPost)
+		_, verr := in.Validate(idea.Fields{}, creating)
 		if ae, ok := apperr.As(verr); ok {
 			for f, m := range ae.Fields {
 				if bad[f] == "" {
@@ -207,7 +207,7 @@ func (h *ideasHTTP) handleIdeaList(w http.ResponseWriter, r *http.Request) {
 
 // handleIdeaCreate handles POST /api/ideas.
 func (h *ideasHTTP) handleIdeaCreate(w http.ResponseWriter, r *http.Request) {
-	in, _, err := decodeIdeaInput(w, r)
+	in, _, err := decodeIdeaInput(w, r, true)
 	if err != nil {
 		apiError(w, r, err)
 		return
@@ -233,7 +233,7 @@ func (h *ideasHTTP) handleIdeaGet(w http.ResponseWriter, r *http.Request) {
 
 // handleIdeaUpdate handles PATCH /api/ideas/{id}.
 func (h *ideasHTTP) handleIdeaUpdate(w http.ResponseWriter, r *http.Request) {
-	in, version, err := decodeIdeaInput(w, r)
+	in, version, err := decodeIdeaInput(w, r, false)
 	if err != nil {
 		apiError(w, r, err)
 		return
@@ -386,7 +386,7 @@ func (h *ideasHTTP) handleIdeaImport(w http.ResponseWriter, r *http.Request) {
 // handleIdeaPreview handles POST /api/ideas/preview: {"body": "…"} →
 // {"html": "…"}, the sanitised rendering the editor shows.
 func (h *ideasHTTP) handleIdeaPreview(w http.ResponseWriter, r *http.Request) {
-	in, _, err := decodeIdeaInput(w, r)
+	in, _, err := decodeIdeaInput(w, r, false)
 	if err == nil && in.Body != nil {
 		_, err = in.Validate(idea.Fields{}, false)
 	}

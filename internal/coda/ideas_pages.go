@@ -264,8 +264,7 @@ func (h *ideasHTTP) handleIdeaPageDelete(w http.ResponseWriter, r *http.Request)
 // handleIdeaPageRestore handles POST /ideas/{id}/restore (the undo
 // toast's and the recently deleted page's button without JavaScript).
 func (h *ideasHTTP) handleIdeaPageRestore(w http.ResponseWriter, r *http.Request) {
-	it, err := h.restore(r, r.PathValue("id"))
-	if err != nil {
+	if _, err := h.restore(r, r.PathValue("id")); err != nil {
 		h.pageError(w, r, err)
 		return
 	}
@@ -273,7 +272,6 @@ func (h *ideasHTTP) handleIdeaPageRestore(w http.ResponseWriter, r *http.Request
 	if r.FormValue("from") == "deleted" {
 		next = "/ideas/deleted"
 	}
-	_ = it
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
