@@ -16,6 +16,7 @@ export function initList(): void {
   const input = capture.querySelector<HTMLInputElement>("#capture-input")!;
   const error = document.querySelector<HTMLElement>("#capture-error")!;
   const toast = document.querySelector<HTMLElement>("#undo-toast")!;
+  const status = document.querySelector<HTMLElement>("#capture-status");
   let toastTimer: number | undefined;
 
   const showError = (msg: string) => {
@@ -43,6 +44,7 @@ export function initList(): void {
     const res = await call<Idea>("POST", "/api/ideas", { title, tags: title === line ? [] : tags });
     if (res.data) {
       pending.replaceWith(item(res.data));
+      if (status) status.textContent = `Saved “${res.data.title}”.`;
       return;
     }
     pending.remove();
