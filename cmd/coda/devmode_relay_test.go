@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda"
+	"github.com/relaywork/suite/internal/coda/relay"
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 )
@@ -70,4 +72,86 @@ func TestDevModeSeparateRelay(t *testing.T) {
 	if !strings.HasPrefix(tk.RelayURL, "ws://127.0.0.1:"+relayPort+"/") {
 		t.Fatalf("browser was sent to %q", tk.RelayURL)
 	}
+}
+
+// startRelayNode runs `coda relay` (its Run) with env and extra arguments
+// until the test ends.
+func startRelayNode(t *testing.T, env map[string]string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &apptest.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- coda.RelayCommand().Run(ctx, app.Env{Getenv: apptest.Getenv(env), Stdout: out, Stderr: out}, args)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("relay: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("relay did not stop")
+		}
+	})
+	waitFor(t, "the relay to listen", func() string {
+		if strings.Contains(out.String(), "listening") {
+			return "yes"
+		}
+		return ""
+	})
+}
+
+// TestDevModeTwoRelayNodes runs two relay nodes on one Redis: the runner
+// connects to node A, the browser lands on node B, and B forwards it to A.
+func TestDevModeTwoRelayNodes(t *testing.T) {
+	t.Parallel()
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL not set")
+	}
+	portA, portB := freePort(t), freePort(t)
+	env := apptest.BaseEnv(t, map[string]string{"DEVMODE_RELAY_URL": "http://127.0.0.1:" + portA, "REDIS_URL": redisURL})
+	s := apptest.Start(t, run, env)
+	for _, port := range []string{portA, portB} {
+		node := map[string]string{}
+		for k, v := range env {
+			node[k] = v
+		}
+		node["PORT"] = port
+		startRelayNode(t, node, "--advertise", "http://127.0.0.1:"+port)
+	}
+
+	ada := devSignIn(t, s, "ada@example.com")
+	cfg := pairRunner(t, s, ada, "ada-laptop")
+	startRunner(t, cfg, nil)
+	onB := func(tk ticket) ticket {
+		tk.RelayURL = strings.Replace(tk.RelayURL, ":"+portA+"/", ":"+portB+"/", 1)
+		return tk
+	}
+	var term *browserTerm
+	waitFor(t, "a terminal through node B", func() string {
+		tk, _ := getTicket(t, s, ada, cfg.RunnerID)
+		var err error
+		if term, err = openTerm(t, onB(tk), ""); err != nil {
+			return "" // until the runner is listed
+		}
+		return "yes"
+	})
+	term.send("X=kept; stty cols 91 rows 33; stty size\r")
+	term.expect(`33 91`)
+
+	// Reconnecting through B gets the same shell back from A.
+	term.ws.CloseNow()
+	tk, _ := getTicket(t, s, ada, cfg.RunnerID)
+	again, err := openTerm(t, onB(tk), term.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := again.control(relay.TypeOpen); m == nil || !m.Resumed {
+		t.Fatalf("resume through node B answered %+v", m)
+	}
+	again.send("echo \"[$X]\"\r")
+	again.expect(`\[kept\]`)
 }

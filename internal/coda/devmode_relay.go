@@ -28,7 +28,7 @@ import (
 func RelayCommand() app.Command {
 	return app.Command{
 		Name:    "relay",
-		Usage:   "relay [--addr :PORT]",
+		Usage:   "relay [--addr :PORT] [--advertise URL]",
 		Summary: "run the DevMode relay alone (for scale-out); see docs/devmode-relay.md",
 		Run:     runRelay,
 	}
@@ -38,8 +38,9 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 	fl := flag.NewFlagSet("coda relay", flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	addr := fl.String("addr", "", "listen address (default :PORT)")
+	advertise := fl.String("advertise", "", "this node's URL for the other relay nodes (with REDIS_URL), e.g. http://10.0.0.5:3000")
 	if err := fl.Parse(args); err != nil {
-		return app.Usagef("usage: coda relay [--addr :PORT]")
+		return app.Usagef("usage: coda relay [--addr :PORT] [--advertise URL]")
 	}
 	c, err := config.Load(config.Coda, env.Getenv, config.Options{})
 	if err != nil {
@@ -77,7 +78,14 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 			origins = append(origins, u)
 		}
 	}
-	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: log, OriginPatterns: origins, Recheck: true})
+	if rdb != nil && *advertise == "" {
+		log.Warn("coda relay: REDIS_URL is set but --advertise is not: browsers that land on another node cannot reach runners held here")
+	}
+	if rdb == nil {
+		*advertise = ""
+	}
+	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: log, OriginPatterns: origins, Recheck: true,
+		Redis: rdb, Advertise: *advertise, Secret: []byte(c.DevModeJWTSecret)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+relayRunnerPath, rl.HandleRunner)
 	mux.HandleFunc("GET "+relayTerminalPath, rl.HandleTerminal)

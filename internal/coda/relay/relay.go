@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrRefused marks an Auth error that means the credential is no longer
@@ -71,6 +72,13 @@ type Options struct {
 	// again, so a revoke made in another process (a separate relay)
 	// disconnects the runner within PingInterval.
 	Recheck bool
+	// Redis and Advertise make this node one of several: connected runners
+	// are listed in Redis under this node's Advertise URL (how other nodes
+	// reach it, e.g. http://10.0.0.5:3000), and a browser whose runner is on
+	// another node is forwarded there. Secret signs those forwards.
+	Redis     redis.UniversalClient
+	Advertise string
+	Secret    []byte
 	// OriginPatterns are extra browser origins allowed besides the relay's
 	// own host (a separately run relay lists Coda's public origin).
 	OriginPatterns []string
@@ -216,6 +224,7 @@ func (r *Relay) heartbeat() {
 		if r.o.Recheck {
 			r.recheck()
 		}
+		r.announceAll()
 		for _, ws := range conns {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), r.o.PingInterval)
@@ -295,6 +304,7 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 		old.ws.Close(CloseReplaced, "runner connected again")
 		old.cancel()
 	}
+	r.announce(ctx, id.RunnerID)
 	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
 	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
 	unwatch := r.watch(ws)
@@ -303,10 +313,14 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 	cancel()
 	rc.shutdown()
 	r.mu.Lock()
-	if r.runners[id.RunnerID] == rc {
+	last := r.runners[id.RunnerID] == rc
+	if last {
 		delete(r.runners, id.RunnerID)
 	}
 	r.mu.Unlock()
+	if last {
+		r.withdraw(id.RunnerID)
+	}
 	ws.CloseNow()
 	r.o.Logger.Info("devmode runner disconnected", "runner", id.RunnerID, "reason", closeReason(err))
 }

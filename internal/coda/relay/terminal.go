@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,7 +229,13 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		ws.Close(websocket.StatusPolicyViolation, "expected an auth message")
 		return
 	}
-	id, err := r.o.Auth.RedeemTicket(ctx, auth.Ticket)
+	var id Identity
+	forwarded := strings.HasPrefix(auth.Ticket, forwardPrefix)
+	if forwarded {
+		id, err = r.checkForward(auth.Ticket)
+	} else {
+		id, err = r.o.Auth.RedeemTicket(ctx, auth.Ticket)
+	}
 	if err != nil {
 		_ = writeJSON(ctx, ws, Message{Type: TypeError, Message: "The terminal ticket was refused (expired, used, or not yours)."})
 		ws.Close(CloseRefused, "ticket refused")
@@ -253,6 +260,12 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		rc := r.runners[id.RunnerID]
 		r.mu.Unlock()
+		if rc == nil && !forwarded {
+			if node := r.holder(ctx, id.RunnerID); node != "" {
+				r.forward(ctx, ws, node, id, auth)
+				return
+			}
+		}
 		if rc == nil || rc.id.UserID != id.UserID {
 			_ = writeJSON(ctx, ws, Message{Type: TypeError, Message: "The runner is offline. Start coda-runner on that machine."})
 			ws.Close(CloseOffline, "runner offline")
