@@ -37,7 +37,17 @@ type Store struct {
 type group struct {
 	mu      sync.Mutex
 	pending []*insertReq
-	running bool
+	leaders int // commits under way
+}
+
+// maxLeaders is how many group commits may run at once: one on SQLite
+// (one writer), a few on PostgreSQL so a request rarely waits a whole
+// commit for the one before it.
+func (s *Store) maxLeaders() int {
+	if s.db.Dialect == store.Postgres {
+		return 4
+	}
+	return 1
 }
 
 type insertReq struct {
@@ -142,14 +152,14 @@ func (s *Store) Insert(ctx context.Context, it idea.Idea) error {
 	g := &s.group
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
-	if g.running {
+	if g.leaders >= s.maxLeaders() {
 		g.mu.Unlock()
 		// Wait even if ctx ends: the insert may already be committed, and
 		// the caller must not be told otherwise.
 		<-r.done
 		return r.err
 	}
-	g.running = true
+	g.leaders++
 	for len(g.pending) > 0 {
 		n := min(len(g.pending), maxGroup)
 		batch := g.pending[:n:n]
@@ -158,8 +168,7 @@ func (s *Store) Insert(ctx context.Context, it idea.Idea) error {
 		s.commitGroup(context.WithoutCancel(ctx), batch)
 		g.mu.Lock()
 	}
-	g.running = false
-	g.pending = nil
+	g.leaders--
 	g.mu.Unlock()
 	<-r.done
 	return r.err
