@@ -126,6 +126,7 @@ func TestDevModeTwoRelayNodes(t *testing.T) {
 	ada := devSignIn(t, s, "ada@example.com")
 	cfg := pairRunner(t, s, ada, "ada-laptop")
 	startRunner(t, cfg, nil)
+	runnerOnline(t, s, ada, cfg.RunnerID, true) // Coda reads it from Redis
 	onB := func(tk ticket) ticket {
 		tk.RelayURL = strings.Replace(tk.RelayURL, ":"+portA+"/", ":"+portB+"/", 1)
 		return tk

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/devmode"
+	"github.com/relaywork/suite/internal/coda/relay"
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/auth"
@@ -87,10 +88,18 @@ func (d *devMode) views(r *http.Request, userID string) ([]runnerView, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The relay is in this process, or (with Redis) lists its runners
+	// there; a separate relay without Redis cannot be asked.
+	local := d.s.p.Config.DevModeRelayURL == ""
+	rdb := d.s.p.Redis
 	out := make([]runnerView, 0, len(rs))
 	for _, x := range rs {
+		online := d.relay.Online(x.ID)
+		if !local && rdb != nil {
+			online = relay.OnlineIn(r.Context(), rdb, x.ID)
+		}
 		out = append(out, runnerView{ID: x.ID, Name: x.Name, OS: x.OS, Arch: x.Arch, Version: x.Version,
-			Online: d.relay.Online(x.ID), Known: d.s.p.Config.DevModeRelayURL == "", Outdated: olderVersion(x.Version, app.Version),
+			Online: online, Known: local || rdb != nil, Outdated: olderVersion(x.Version, app.Version),
 			CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt})
 	}
 	return out, nil

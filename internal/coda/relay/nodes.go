@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 )
 
 // Several relay nodes share Redis. Each connected runner is listed under
@@ -30,9 +31,17 @@ func directoryKey(runnerID string) string { return "devmode:runner:" + runnerID 
 
 func (r *Relay) routing() bool { return r.o.Redis != nil && r.o.Advertise != "" }
 
-// announce lists a runner as held by this node.
+// OnlineIn reports whether a relay sharing rdb holds runnerID: how Coda
+// shows online status when the relay runs in other processes.
+func OnlineIn(ctx context.Context, rdb redis.UniversalClient, runnerID string) bool {
+	n, err := rdb.Exists(ctx, directoryKey(runnerID)).Result()
+	return err == nil && n > 0
+}
+
+// announce lists a runner as held by this node (with Redis, even without
+// Advertise, so that Coda can show it online).
 func (r *Relay) announce(ctx context.Context, runnerID string) {
-	if !r.routing() {
+	if r.o.Redis == nil {
 		return
 	}
 	if err := r.o.Redis.Set(ctx, directoryKey(runnerID), r.o.Advertise, directoryTTL).Err(); err != nil {
@@ -42,7 +51,7 @@ func (r *Relay) announce(ctx context.Context, runnerID string) {
 
 // announceAll refreshes the listing of every runner held here.
 func (r *Relay) announceAll() {
-	if !r.routing() {
+	if r.o.Redis == nil {
 		return
 	}
 	r.mu.Lock()
@@ -64,7 +73,7 @@ func (r *Relay) announceAll() {
 
 // withdraw removes a runner's listing if it is still this node's.
 func (r *Relay) withdraw(runnerID string) {
-	if !r.routing() {
+	if r.o.Redis == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -80,7 +89,7 @@ func (r *Relay) holder(ctx context.Context, runnerID string) string {
 		return ""
 	}
 	v, err := r.o.Redis.Get(ctx, directoryKey(runnerID)).Result()
-	if err != nil || v == r.o.Advertise {
+	if err != nil || v == "" || v == r.o.Advertise {
 		return ""
 	}
 	return v
