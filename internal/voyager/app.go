@@ -5,12 +5,21 @@ package voyager
 import (
 	"context"
 	"embed"
+	"errors"
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/config"
 	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/ai"
+	"github.com/relaywork/suite/internal/voyager/ai/anthropic"
+	"github.com/relaywork/suite/internal/voyager/ai/openai"
+	"github.com/relaywork/suite/internal/voyager/chat"
+	"github.com/relaywork/suite/internal/voyager/chat/chatstore"
+	"github.com/relaywork/suite/internal/voyager/community"
+	"github.com/relaywork/suite/internal/voyager/voyagerhttp"
 )
 
 //go:embed migrations
@@ -25,7 +34,7 @@ const (
 	Tagline = "An AI career coach in your community: honest answers about your next move, any time."
 )
 
-// Product returns the coda binary's description for app.Run.
+// Product returns the voyager binary's description for app.Run.
 func Product() app.Product {
 	m, _ := fs.Sub(migrations, "migrations")
 	return app.Product{
@@ -34,7 +43,14 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
+		Commands:    []app.Command{communitiesCommand()},
 	}
+}
+
+// Migrations returns Voyager's migrations (sqlite/ and postgres/), for store tests.
+func Migrations() fs.FS {
+	m, _ := fs.Sub(migrations, "migrations")
+	return m
 }
 
 // site holds what Voyager's handlers share.
@@ -43,7 +59,18 @@ type site struct {
 	render *web.Renderer
 }
 
+// reloadInterval is how often the communities folder is checked for changes.
+const reloadInterval = 2 * time.Second
+
 func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
+	reg, err := community.Open(p.Config.CommunitiesDir, p.Logger)
+	if err != nil {
+		var ps community.Problems
+		if errors.As(err, &ps) {
+			return nil, app.Usagef("voyager: refusing to start: %v\nRun `voyager communities validate %s` after fixing.", err, p.Config.CommunitiesDir)
+		}
+		return nil, err
+	}
 	tpl, _ := fs.Sub(templates, "templates")
 	kit, err := p.MountSite(tpl,
 		web.Product{Name: Title, Tagline: Tagline, Home: "/", CSS: "voyager/main.css", JS: "voyager/main.js"},
@@ -51,7 +78,47 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	if err != nil {
 		return nil, err
 	}
+	router := ai.NewRouter(ai.Options{Providers: providers(p.Config), Logger: p.Logger, Metrics: p.Metrics, Now: p.Now})
+	st := chatstore.New(p.DB)
+	svc := chat.NewService(chat.Options{Store: st, AI: router, Logger: p.Logger, Now: p.Now, HistoryLimit: chat.DefaultHistoryLimit})
+	hint := ""
+	if !router.Configured() {
+		hint = "ANTHROPIC_API_KEY"
+	}
+	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint})
 	s := &site{p: p, render: kit.Render}
-	s.routes(p)
-	return &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}, nil
+	s.routes(p, h)
+	p.Auth.AddDataSection(dataSection(p, st))
+
+	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}
+	for _, d := range reg.Current().Domains() {
+		m.TrustedOrigins = append(m.TrustedOrigins, "https://"+d, "https://www."+d)
+	}
+	m.AddStart(func(ctx context.Context) {
+		// Answers left streaming by a process that stopped are interrupted.
+		if p.Redis == nil {
+			if n, err := st.InterruptStreaming(ctx, p.Now()); err == nil && n > 0 {
+				p.Logger.Warn("answers left streaming by the last run marked interrupted", "count", n)
+			}
+		}
+		reg.Watch(ctx, reloadInterval)
+	})
+	m.AddClose(svc.Close)
+	return m, nil
+}
+
+// providers builds the configured AI providers, Anthropic first.
+func providers(c *config.Config) []ai.Provider {
+	var out []ai.Provider
+	if c.AnthropicAPIKey != "" {
+		out = append(out, anthropic.New(anthropic.Options{APIKey: c.AnthropicAPIKey, BaseURL: c.AnthropicBaseURL}))
+	}
+	if c.OpenAIAPIKey != "" || c.OpenAIBaseURL != "" {
+		key := c.OpenAIAPIKey
+		if key == "" {
+			key = "local" // OpenAI-compatible local servers ignore the key
+		}
+		out = append(out, openai.New(openai.Options{APIKey: key, BaseURL: c.OpenAIBaseURL}))
+	}
+	return out
 }

@@ -4,23 +4,46 @@ import (
 	"net/http"
 
 	"github.com/relaywork/suite/internal/platform/app"
-	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/voyagerhttp"
 )
 
 // routes maps every Voyager route. The platform adds /healthz, /readyz,
-// /metrics and /api/cron/{job}.
-func (s *site) routes(p *app.Platform) {
+// /metrics, /api/cron/{job}, /assets/ and the sign-in routes.
+//
+// Community pages exist twice: under /c/{cid} on the platform's host, and
+// at the root on a community's own domain (the handlers resolve the host;
+// on the platform host the root forms answer 404). The JSON API always
+// names the community: /api/c/{cid}/….
+func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	rt := p.Router
-	rt.Handle("GET /{$}", p.Read(http.HandlerFunc(s.handleHome)))
-}
+	read := func(f http.HandlerFunc) http.Handler { return p.Read(f) }
+	write := func(f http.HandlerFunc) http.Handler { return p.Write(f) }
 
-// handleHome handles GET /: the platform's landing page.
-func (s *site) handleHome(w http.ResponseWriter, r *http.Request) {
-	s.render.Page(w, r, http.StatusOK, "home.html", &web.Page{
-		Title:       "AI career coaching for your community",
-		Description: Tagline,
-		Data: map[string]any{
-			"AIConfigured": s.p.Config.AnthropicAPIKey != "" || s.p.Config.OpenAIAPIKey != "",
-		},
-	})
+	rt.Handle("GET /{$}", read(h.HandleRoot))
+	rt.Handle("GET /brand/{file}", read(h.HandleBrandCSS))
+	for _, base := range []string{"/c/{cid}", ""} {
+		if base != "" {
+			rt.Handle("GET "+base+"/{$}", read(h.HandleCommunity))
+		}
+		rt.Handle("POST "+base+"/join", write(h.HandleJoin))
+		rt.Handle("GET "+base+"/invite/{token}", read(h.HandleInvite))
+		rt.Handle("POST "+base+"/invite/{token}", write(h.HandleInviteAccept))
+		rt.Handle("POST "+base+"/conversations", write(h.HandleNewConversation))
+		rt.Handle("GET "+base+"/chat/{conv}", read(h.HandleChat))
+		rt.Handle("POST "+base+"/chat/{conv}/rename", write(h.HandleRenameForm))
+		rt.Handle("POST "+base+"/chat/{conv}/delete", write(h.HandleDeleteForm))
+	}
+
+	api := "/api/c/{cid}"
+	rt.Handle("GET "+api+"/conversations", read(h.HandleConversationList))
+	rt.Handle("POST "+api+"/conversations", write(h.HandleConversationCreate))
+	rt.Handle("PATCH "+api+"/conversations/{conv}", write(h.HandleConversationRename))
+	rt.Handle("DELETE "+api+"/conversations/{conv}", write(h.HandleConversationDelete))
+	rt.Handle("GET "+api+"/conversations/{conv}/messages", read(h.HandleMessageList))
+	rt.Handle("POST "+api+"/conversations/{conv}/messages", write(h.HandleMessageSend))
+	rt.Handle("POST "+api+"/conversations/{conv}/regenerate", write(h.HandleRegenerate))
+	rt.Handle("GET "+api+"/messages/{mid}/stream", read(h.HandleStream))
+	rt.Handle("POST "+api+"/messages/{mid}/stop", write(h.HandleStop))
+	rt.Handle("GET "+api+"/quota", read(h.HandleQuota))
+	rt.Handle("POST "+api+"/invites", write(h.HandleInviteCreate))
 }

@@ -111,8 +111,11 @@ type Store interface {
 	// (limit <= 0: all).
 	Messages(ctx context.Context, conversationID string, limit int) ([]Message, error)
 	DeleteMessage(ctx context.Context, conversationID, id string) error
-	// AnswersSince counts the member's assistant messages in the community since t.
-	AnswersSince(ctx context.Context, communityID, userID string, t time.Time) (int, error)
+	// Usage returns how many answers the member asked for in the community on day (YYYY-MM-DD).
+	Usage(ctx context.Context, communityID, userID, day string) (int, error)
+	// TakeAnswer counts one more answer on day unless limit (> 0) is
+	// reached; it returns the count after and whether it was taken.
+	TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error)
 	// InterruptStreaming marks answers left streaming (by a process that
 	// died) as interrupted; it returns how many.
 	InterruptStreaming(ctx context.Context, before time.Time) (int64, error)

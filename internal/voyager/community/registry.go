@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -35,6 +36,13 @@ func Open(dir string, log *slog.Logger) (*Registry, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{dir: dir, log: log}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// No folder yet: serve the platform with no communities (the
+		// folder is watched, so creating it later works).
+		log.Warn("communities folder does not exist; serving no communities", "dir", dir)
+		r.cur.Store(NewSet(nil))
+		return r, nil
+	}
 	s, err := LoadDir(dir)
 	if err != nil {
 		return nil, err
@@ -96,7 +104,7 @@ func (r *Registry) reloadLocked() error {
 func (r *Registry) CheckChanged() {
 	d, err := dirDigest(r.dir)
 	if err != nil {
-		return
+		d = [32]byte{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

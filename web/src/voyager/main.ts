@@ -4,5 +4,8 @@
 import "../shared/base.css";
 import "./voyager.css";
 import { enhance } from "../shared/enhance";
+import { initChat, initInvite } from "./chat";
 
 enhance();
+initChat();
+initInvite();

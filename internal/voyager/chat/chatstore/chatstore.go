@@ -250,14 +250,40 @@ func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) er
 	return affected(res, err, "message")
 }
 
-// AnswersSince implements chat.Store.
-func (s *Store) AnswersSince(ctx context.Context, communityID, userID string, t time.Time) (int, error) {
+// Usage implements chat.Store.
+func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int, error) {
 	var n int
-	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM voyager_messages WHERE user_id = ? AND community_id = ? AND role = 'assistant' AND created_at >= ?`, userID, communityID, t.UTC()).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("count answers: %w", err)
+		return 0, fmt.Errorf("usage: %w", err)
 	}
 	return n, nil
+}
+
+// TakeAnswer implements chat.Store. The conditional update makes the
+// limit hold under concurrent sends.
+func (s *Store) TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error) {
+	var n int
+	var took bool
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO voyager_usage (community_id, user_id, day, answers) VALUES (?, ?, ?, 0) ON CONFLICT (community_id, user_id, day) DO NOTHING`, communityID, userID, day); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `UPDATE voyager_usage SET answers = answers + 1 WHERE community_id = ? AND user_id = ? AND day = ? AND (? = 0 OR answers < ?)`, communityID, userID, day, limit, limit)
+		if err != nil {
+			return err
+		}
+		k, _ := res.RowsAffected()
+		took = k == 1
+		return tx.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("take answer: %w", err)
+	}
+	return n, took, nil
 }
 
 // InterruptStreaming implements chat.Store.

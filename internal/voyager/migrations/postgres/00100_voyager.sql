@@ -56,9 +56,19 @@ CREATE TABLE voyager_messages (
     created_at         TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX voyager_messages_conversation ON voyager_messages (conversation_id, id);
-CREATE INDEX voyager_messages_daily ON voyager_messages (user_id, community_id, role, created_at);
+
+-- Answers asked for per member, community and UTC day (the daily limit);
+-- kept apart from messages so deleting or regenerating does not refund.
+CREATE TABLE voyager_usage (
+    community_id TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    day          TEXT NOT NULL,
+    answers      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (community_id, user_id, day)
+);
 
 -- +goose Down
+DROP TABLE voyager_usage;
 DROP TABLE voyager_messages;
 DROP TABLE voyager_conversations;
 DROP TABLE voyager_invites;

@@ -1,0 +1,51 @@
+package voyager
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/voyager/chat"
+)
+
+// dataSection is Voyager's part of "download my data" and account
+// deletion: memberships, conversations and messages. Deleting the user row
+// removes them (ON DELETE CASCADE), so there is no Delete step.
+func dataSection(p *app.Platform, st chat.Store) auth.DataSection {
+	return auth.DataSection{
+		Name: "voyager",
+		Export: func(ctx context.Context, userID string, w io.Writer) error {
+			ms, err := st.Memberships(ctx, userID)
+			if err != nil {
+				return err
+			}
+			type convOut struct {
+				chat.Conversation
+				Messages []chat.Message `json:"messages"`
+			}
+			out := struct {
+				Memberships   []chat.Membership `json:"memberships"`
+				Conversations []convOut         `json:"conversations"`
+			}{Memberships: ms, Conversations: []convOut{}}
+			if out.Memberships == nil {
+				out.Memberships = []chat.Membership{}
+			}
+			for _, m := range ms {
+				convs, err := st.Conversations(ctx, m.CommunityID, userID)
+				if err != nil {
+					return err
+				}
+				for _, c := range convs {
+					msgs, err := st.Messages(ctx, c.ID, 0)
+					if err != nil {
+						return err
+					}
+					out.Conversations = append(out.Conversations, convOut{Conversation: c, Messages: msgs})
+				}
+			}
+			return json.NewEncoder(w).Encode(out)
+		},
+	}
+}

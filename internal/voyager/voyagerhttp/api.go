@@ -1,0 +1,334 @@
+package voyagerhttp
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/httpapi"
+	"github.com/relaywork/suite/internal/voyager/chat"
+)
+
+const maxBody = 64 << 10
+
+// conversation loads the {conv} of the member, logging a violation when
+// it is not theirs (another member's, or another community's).
+func (h *Handlers) conversation(w http.ResponseWriter, r *http.Request) (*scope, chat.Conversation, bool) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return nil, chat.Conversation{}, false
+	}
+	conv, err := h.o.Chat.Store().Conversation(r.Context(), s.c.ID, s.user.ID, r.PathValue("conv"))
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			h.violation(r, s, "conversation not theirs")
+		}
+		httpapi.Error(w, r, err)
+		return nil, conv, false
+	}
+	return s, conv, true
+}
+
+// HandleConversationList handles GET /api/c/{cid}/conversations.
+func (h *Handlers) HandleConversationList(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return
+	}
+	convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if convs == nil {
+		convs = []chat.Conversation{}
+	}
+	httpapi.Write(w, http.StatusOK, map[string]any{"conversations": convs})
+}
+
+type titleInput struct {
+	Title string `json:"title"`
+}
+
+// HandleConversationCreate handles POST /api/c/{cid}/conversations.
+func (h *Handlers) HandleConversationCreate(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return
+	}
+	var in titleInput
+	if r.ContentLength != 0 {
+		if err := httpapi.Decode(w, r, &in, maxBody); err != nil {
+			httpapi.Error(w, r, err)
+			return
+		}
+	}
+	conv, err := h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, in.Title)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusCreated, conv)
+}
+
+// HandleConversationRename handles PATCH /api/c/{cid}/conversations/{conv}.
+func (h *Handlers) HandleConversationRename(w http.ResponseWriter, r *http.Request) {
+	s, conv, ok := h.conversation(w, r)
+	if !ok {
+		return
+	}
+	var in titleInput
+	if err := httpapi.Decode(w, r, &in, maxBody); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	if err := h.o.Chat.Rename(r.Context(), s.c, s.user.ID, conv.ID, in.Title); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	conv, _ = h.o.Chat.Store().Conversation(r.Context(), s.c.ID, s.user.ID, conv.ID)
+	httpapi.Write(w, http.StatusOK, conv)
+}
+
+// HandleConversationDelete handles DELETE /api/c/{cid}/conversations/{conv}.
+func (h *Handlers) HandleConversationDelete(w http.ResponseWriter, r *http.Request) {
+	s, conv, ok := h.conversation(w, r)
+	if !ok {
+		return
+	}
+	if err := h.o.Chat.Store().DeleteConversation(r.Context(), s.c.ID, s.user.ID, conv.ID); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// HandleMessageList handles GET /api/c/{cid}/conversations/{conv}/messages.
+func (h *Handlers) HandleMessageList(w http.ResponseWriter, r *http.Request) {
+	_, conv, ok := h.conversation(w, r)
+	if !ok {
+		return
+	}
+	msgs, err := h.o.Chat.Store().Messages(r.Context(), conv.ID, 0)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, map[string]any{"messages": h.jsonViews(msgs)})
+}
+
+type messageJSON struct {
+	chat.Message
+	HTML string `json:"html,omitempty"`
+}
+
+func (h *Handlers) jsonViews(ms []chat.Message) []messageJSON {
+	out := make([]messageJSON, len(ms))
+	for i, v := range h.views(ms) {
+		out[i] = messageJSON{Message: v.Message, HTML: string(v.HTML)}
+	}
+	return out
+}
+
+// HandleMessageSend handles POST /api/c/{cid}/conversations/{conv}/messages:
+// stores the message and starts the answer; follow it at the returned
+// answer's stream URL.
+func (h *Handlers) HandleMessageSend(w http.ResponseWriter, r *http.Request) {
+	s, conv, ok := h.conversation(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Content string `json:"content"`
+	}
+	if err := httpapi.Decode(w, r, &in, maxBody); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	sent, err := h.o.Chat.Send(r.Context(), s.c, conv, in.Content)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusAccepted, h.sentJSON(s, sent))
+}
+
+func (h *Handlers) sentJSON(s *scope, sent chat.Sent) map[string]any {
+	return map[string]any{"user_message": sent.User, "answer": sent.Answer, "quota": sent.Quota,
+		"stream_url": fmt.Sprintf("/api/c/%s/messages/%s/stream", s.c.ID, sent.Answer.ID)}
+}
+
+// HandleRegenerate handles POST /api/c/{cid}/conversations/{conv}/regenerate.
+func (h *Handlers) HandleRegenerate(w http.ResponseWriter, r *http.Request) {
+	s, conv, ok := h.conversation(w, r)
+	if !ok {
+		return
+	}
+	sent, err := h.o.Chat.Regenerate(r.Context(), s.c, conv)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusAccepted, h.sentJSON(s, sent))
+}
+
+// message loads the member's {mid}.
+func (h *Handlers) message(w http.ResponseWriter, r *http.Request) (*scope, chat.Message, bool) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return nil, chat.Message{}, false
+	}
+	m, err := h.o.Chat.Store().Message(r.Context(), s.c.ID, s.user.ID, r.PathValue("mid"))
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			h.violation(r, s, "message not theirs")
+		}
+		httpapi.Error(w, r, err)
+		return nil, m, false
+	}
+	return s, m, true
+}
+
+// HandleStop handles POST /api/c/{cid}/messages/{mid}/stop.
+func (h *Handlers) HandleStop(w http.ResponseWriter, r *http.Request) {
+	_, m, ok := h.message(w, r)
+	if !ok {
+		return
+	}
+	stopped := h.o.Chat.Stop(m.ID)
+	httpapi.Write(w, http.StatusOK, map[string]any{"stopping": stopped})
+}
+
+// HandleStream handles GET /api/c/{cid}/messages/{mid}/stream: Server-Sent
+// Events "snapshot" (the text so far), "delta" (each new piece) and "done"
+// (the final message with its HTML). A finished answer gets snapshot and
+// done at once, so a reloaded page can always follow.
+func (h *Handlers) HandleStream(w http.ResponseWriter, r *http.Request) {
+	_, m, ok := h.message(w, r)
+	if !ok {
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) error {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	done := func(m chat.Message) {
+		_ = send("done", messageJSON{Message: m, HTML: string(h.md.HTML(m.Content))})
+	}
+	snap, events, cancel, live := h.o.Chat.Hub().Subscribe(m.ID)
+	defer cancel()
+	if !live {
+		// Finished (or generated by a process that is gone): read the store.
+		if m.Status == chat.Streaming {
+			if fresh, err := h.o.Chat.Store().Message(r.Context(), m.CommunityID, m.UserID, m.ID); err == nil {
+				m = fresh
+			}
+		}
+		_ = send("snapshot", map[string]string{"text": m.Content})
+		done(m)
+		return
+	}
+	if err := send("snapshot", map[string]string{"text": snap}); err != nil {
+		return
+	}
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+		case ev, ok := <-events:
+			if !ok {
+				// Lagged behind: the client reconnects for a new snapshot.
+				_ = send("reset", map[string]string{})
+				return
+			}
+			if ev.Kind == "done" {
+				done(*ev.Message)
+				return
+			}
+			if err := send("delta", map[string]string{"text": ev.Text}); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// HandleQuota handles GET /api/c/{cid}/quota.
+func (h *Handlers) HandleQuota(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return
+	}
+	q, err := h.o.Chat.Quota(r.Context(), s.c, s.user.ID)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, q)
+}
+
+// HandleInviteCreate handles POST /api/c/{cid}/invites (community admins).
+func (h *Handlers) HandleInviteCreate(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, true)
+	if !ok {
+		return
+	}
+	if !s.isAdmin() {
+		h.violation(r, s, "invite by a non-admin")
+		httpapi.Error(w, r, apperr.E(apperr.NotFound, "Not found."))
+		return
+	}
+	var in struct {
+		MaxUses int    `json:"max_uses"`
+		Days    int    `json:"days"`
+		Role    string `json:"role"`
+	}
+	if r.ContentLength != 0 {
+		if err := httpapi.Decode(w, r, &in, maxBody); err != nil {
+			httpapi.Error(w, r, err)
+			return
+		}
+	}
+	if in.Days <= 0 || in.Days > 90 {
+		in.Days = 14
+	}
+	role := chat.Role(in.Role)
+	switch role {
+	case "":
+		role = chat.RoleMember
+	case chat.RoleMember, chat.RoleCoach, chat.RoleAdmin:
+	default:
+		httpapi.Error(w, r, apperr.InvalidFields("Check the role.", map[string]string{"role": "Use member, coach or admin."}))
+		return
+	}
+	now := h.o.Now().UTC()
+	token := newToken()
+	inv := chat.Invite{ID: newToken()[:16], CommunityID: s.c.ID, Role: role, MaxUses: max(in.MaxUses, 0), CreatedAt: now, ExpiresAt: now.Add(time.Duration(in.Days) * 24 * time.Hour)}
+	if err := h.o.Chat.Store().CreateInvite(r.Context(), inv, hashToken(token)); err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	url := baseURL(r) + s.base + "/invite/" + token
+	if s.base == "" {
+		url = baseURL(r) + "/c/" + s.c.ID + "/invite/" + token
+		if kind, _ := h.Resolve(r.Host); kind == CommunityHost {
+			url = baseURL(r) + "/invite/" + token
+		}
+	}
+	httpapi.Write(w, http.StatusCreated, map[string]any{"invite": inv, "url": url})
+}

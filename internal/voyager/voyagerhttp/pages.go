@@ -1,0 +1,277 @@
+package voyagerhttp
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/chat"
+	"github.com/relaywork/suite/internal/voyager/community"
+)
+
+// page renders a community page with its brand.
+func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status int, name, title string, data map[string]any) {
+	data["Community"] = s.c
+	data["Base"] = s.base
+	data["Member"] = s.mem
+	data["IsAdmin"] = s.isAdmin()
+	home := s.base + "/"
+	h.o.Render.Page(w, r, status, name, &web.Page{
+		Title:       title,
+		Description: s.c.Description,
+		Product:     web.Product{Name: s.c.Name, Tagline: s.c.Description, Home: home, CSS: "voyager/main.css", JS: "voyager/main.js"},
+		Nav:         []web.NavLink{{Label: "Coach", Href: home}},
+		Stylesheets: []string{"/brand/" + s.c.ID + ".css"},
+		Data:        data,
+	})
+}
+
+// HandleRoot handles GET /: a custom domain's community, the platform's
+// landing page, or the unknown-host page.
+func (h *Handlers) HandleRoot(w http.ResponseWriter, r *http.Request) {
+	switch kind, _ := h.Resolve(r.Host); kind {
+	case CommunityHost:
+		h.HandleCommunity(w, r)
+	case PlatformHost:
+		h.o.Render.Page(w, r, http.StatusOK, "home.html", &web.Page{
+			Title: "AI career coaching for your community",
+			Data: map[string]any{
+				"Communities":  h.o.Communities.Current().Public(),
+				"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
+			},
+		})
+	default:
+		h.unknownHost(w, r, false)
+	}
+}
+
+// HandleCommunity handles GET /c/{cid}/ (and / on a custom domain): the
+// community's home with the member's conversations, or a join button.
+func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.community(w, r, false)
+	if !ok {
+		return
+	}
+	if s.c.Visibility == community.Private && s.mem == nil {
+		if s.user != nil {
+			h.violation(r, s, "not a member")
+		}
+		// Existence of a private community is not revealed to outsiders,
+		// except on its own domain, where signing in is the way in.
+		if s.base != "" || s.user != nil {
+			h.notFound(w, r, false)
+			return
+		}
+	}
+	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint}
+	if s.mem != nil {
+		convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+		if err != nil {
+			h.fail(w, r, false, err)
+			return
+		}
+		q, err := h.o.Chat.Quota(r.Context(), s.c, s.user.ID)
+		if err != nil {
+			h.fail(w, r, false, err)
+			return
+		}
+		data["Conversations"], data["Quota"] = convs, q
+	}
+	h.page(w, r, s, http.StatusOK, "community.html", s.c.Name, data)
+}
+
+// HandleJoin handles POST /c/{cid}/join: one click into a public community.
+func (h *Handlers) HandleJoin(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.community(w, r, false)
+	if !ok {
+		return
+	}
+	if s.user == nil {
+		http.Redirect(w, r, "/signin?next="+s.base+"/", http.StatusSeeOther)
+		return
+	}
+	if s.c.Visibility != community.Public && !s.user.IsAdmin() {
+		h.violation(r, s, "join of a private community without invite")
+		h.notFound(w, r, false)
+		return
+	}
+	role := chat.RoleMember
+	if s.user.IsAdmin() {
+		role = chat.RoleAdmin
+	}
+	if _, err := h.o.Chat.Store().Join(r.Context(), chat.Membership{CommunityID: s.c.ID, UserID: s.user.ID, Role: role, CreatedAt: h.o.Now().UTC()}); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
+}
+
+// HandleInvite handles GET /c/{cid}/invite/{token}: the invite page.
+func (h *Handlers) HandleInvite(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.community(w, r, false)
+	if !ok {
+		return
+	}
+	if s.user == nil {
+		http.Redirect(w, r, "/signin?next="+r.URL.Path, http.StatusSeeOther)
+		return
+	}
+	if s.mem != nil {
+		http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
+		return
+	}
+	h.page(w, r, s, http.StatusOK, "invite.html", "Join "+s.c.Name, map[string]any{"Token": r.PathValue("token")})
+}
+
+// HandleInviteAccept handles POST /c/{cid}/invite/{token}.
+func (h *Handlers) HandleInviteAccept(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.community(w, r, false)
+	if !ok {
+		return
+	}
+	if s.user == nil {
+		http.Redirect(w, r, "/signin?next="+r.URL.Path, http.StatusSeeOther)
+		return
+	}
+	inv, err := h.o.Chat.Store().UseInvite(r.Context(), s.c.ID, hashToken(r.PathValue("token")), h.o.Now().UTC())
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	if _, err := h.o.Chat.Store().Join(r.Context(), chat.Membership{CommunityID: s.c.ID, UserID: s.user.ID, Role: inv.Role, CreatedAt: h.o.Now().UTC()}); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
+}
+
+// HandleNewConversation handles POST /c/{cid}/conversations (form).
+func (h *Handlers) HandleNewConversation(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, false)
+	if !ok {
+		return
+	}
+	conv, err := h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, "")
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	to := s.base + "/chat/" + conv.ID
+	if q := strings.TrimSpace(r.FormValue("q")); q != "" {
+		to += "?q=" + template.URLQueryEscaper(q)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// messageView is a message with its rendered HTML.
+type messageView struct {
+	chat.Message
+	HTML template.HTML
+}
+
+func (h *Handlers) views(ms []chat.Message) []messageView {
+	out := make([]messageView, len(ms))
+	for i, m := range ms {
+		out[i] = messageView{Message: m}
+		if m.Role == "assistant" && m.Status != chat.Streaming {
+			out[i].HTML = h.md.HTML(m.Content)
+		}
+	}
+	return out
+}
+
+// HandleChat handles GET /c/{cid}/chat/{conv}: a conversation.
+func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, false)
+	if !ok {
+		return
+	}
+	conv, err := h.o.Chat.Store().Conversation(r.Context(), s.c.ID, s.user.ID, r.PathValue("conv"))
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			h.violation(r, s, "conversation not theirs")
+		}
+		h.fail(w, r, false, err)
+		return
+	}
+	msgs, err := h.o.Chat.Store().Messages(r.Context(), conv.ID, 0)
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	q, err := h.o.Chat.Quota(r.Context(), s.c, s.user.ID)
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	convs, _ := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, map[string]any{
+		"Conversation":  conv,
+		"Conversations": convs,
+		"Messages":      h.views(msgs),
+		"Quota":         q,
+		"AIHint":        h.o.AIHint,
+		"API":           "/api/c/" + s.c.ID,
+		"Prefill":       r.URL.Query().Get("q"),
+	})
+}
+
+// HandleRenameForm handles POST /c/{cid}/chat/{conv}/rename.
+func (h *Handlers) HandleRenameForm(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, false)
+	if !ok {
+		return
+	}
+	if err := h.o.Chat.Rename(r.Context(), s.c, s.user.ID, r.PathValue("conv"), r.FormValue("title")); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	http.Redirect(w, r, s.base+"/chat/"+r.PathValue("conv"), http.StatusSeeOther)
+}
+
+// HandleDeleteForm handles POST /c/{cid}/chat/{conv}/delete.
+func (h *Handlers) HandleDeleteForm(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.member(w, r, false)
+	if !ok {
+		return
+	}
+	if err := h.o.Chat.Store().DeleteConversation(r.Context(), s.c.ID, s.user.ID, r.PathValue("conv")); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
+}
+
+// HandleBrandCSS handles GET /brand/{file}: a community's colours as CSS
+// variables (the pages' CSP forbids inline styles).
+func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSuffix(r.PathValue("file"), ".css")
+	c, ok := h.o.Communities.Current().ByID(id)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	col := c.Branding.Colors
+	var b strings.Builder
+	b.WriteString(":root {")
+	// Validated as hex colours at load, so safe to write as is.
+	if col.Primary != "" {
+		fmt.Fprintf(&b, " --brand: %s; --brand-strong: %s;", col.Primary, col.Primary)
+	}
+	if col.Background != "" {
+		fmt.Fprintf(&b, " --bg: %s;", col.Background)
+	}
+	if col.Text != "" {
+		fmt.Fprintf(&b, " --text: %s;", col.Text)
+	}
+	if col.Accent != "" {
+		fmt.Fprintf(&b, " --accent: %s;", col.Accent)
+	}
+	b.WriteString(" }\n")
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Write([]byte(b.String()))
+}

@@ -1,0 +1,229 @@
+// Package voyagerhttp serves Voyager's pages and JSON API: hostname routing
+// to communities, membership checks, conversations and the streamed
+// answers (SSE).
+package voyagerhttp
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/audit"
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/httpapi"
+	"github.com/relaywork/suite/internal/platform/obs"
+	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/chat"
+	"github.com/relaywork/suite/internal/voyager/community"
+)
+
+// Options configures the handlers.
+type Options struct {
+	Communities *community.Registry
+	Chat        *chat.Service
+	Render      *web.Renderer
+	Audit       *audit.Log // nil: violations are only logged
+	Logger      *slog.Logger
+	Now         func() time.Time
+	// PublicURL is the platform's address; its host serves the landing
+	// page and /c/{id}. Loopback hosts always do.
+	PublicURL string
+	// AIHint, when no provider is configured, tells the chat page which
+	// variable to set.
+	AIHint string
+}
+
+// Handlers serves Voyager.
+type Handlers struct {
+	o        Options
+	log      *slog.Logger
+	md       *chat.Markdown
+	platform map[string]bool
+}
+
+// New returns the handlers.
+func New(o Options) *Handlers {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Handlers{o: o, log: o.Logger, md: chat.NewMarkdown(), platform: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}}
+	if u, err := url.Parse(o.PublicURL); err == nil && u.Host != "" {
+		h.platform[community.NormalizeHost(u.Host)] = true
+	}
+	return h
+}
+
+// HostKind is what a request's host serves.
+type HostKind int
+
+// Host kinds.
+const (
+	UnknownHost   HostKind = iota
+	PlatformHost           // the landing page and /c/{id}
+	CommunityHost          // one community at /
+)
+
+// Resolve maps a host to what it serves; for CommunityHost it returns the
+// community.
+func (h *Handlers) Resolve(host string) (HostKind, *community.Community) {
+	if c, ok := h.o.Communities.Current().ByHost(host); ok {
+		return CommunityHost, c
+	}
+	if h.platform[community.NormalizeHost(host)] {
+		return PlatformHost, nil
+	}
+	return UnknownHost, nil
+}
+
+// scope is a request's community, where its pages live and who asks.
+type scope struct {
+	c    *community.Community
+	base string // "" on a custom domain, "/c/{id}" on the platform
+	user *auth.User
+	mem  *chat.Membership // nil when not a member
+}
+
+func (s *scope) isAdmin() bool {
+	return s.user != nil && (s.user.IsAdmin() || (s.mem != nil && s.mem.Role == chat.RoleAdmin))
+}
+
+// community resolves the request's community from the host and the {cid}
+// path value. ok false: answered 404 already.
+func (h *Handlers) community(w http.ResponseWriter, r *http.Request, api bool) (*scope, bool) {
+	kind, c := h.Resolve(r.Host)
+	cid := r.PathValue("cid")
+	s := &scope{}
+	switch kind {
+	case CommunityHost:
+		if cid != "" && cid != c.ID {
+			h.notFound(w, r, api)
+			return nil, false
+		}
+		s.c = c
+		if cid != "" && !api {
+			s.base = "/c/" + c.ID
+		}
+	case PlatformHost:
+		cc, ok := h.o.Communities.Current().ByID(cid)
+		if !ok || cid == "" {
+			h.notFound(w, r, api)
+			return nil, false
+		}
+		s.c, s.base = cc, "/c/"+cc.ID
+	default:
+		h.unknownHost(w, r, api)
+		return nil, false
+	}
+	if u, ok := auth.UserFrom(r.Context()); ok {
+		s.user = u
+		m, err := h.o.Chat.Store().Membership(r.Context(), s.c.ID, u.ID)
+		switch {
+		case err == nil:
+			s.mem = &m
+		case !apperr.Is(err, apperr.NotFound):
+			h.fail(w, r, api, err)
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+// member is community plus: signed in and a member. A signed-in
+// non-member is logged as a community access violation and answered 404.
+func (h *Handlers) member(w http.ResponseWriter, r *http.Request, api bool) (*scope, bool) {
+	s, ok := h.community(w, r, api)
+	if !ok {
+		return nil, false
+	}
+	if s.user == nil {
+		if api {
+			httpapi.Error(w, r, apperr.E(apperr.Unauthorized, "Sign in first."))
+		} else {
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		}
+		return nil, false
+	}
+	if s.mem == nil {
+		h.violation(r, s, "not a member")
+		h.notFound(w, r, api)
+		return nil, false
+	}
+	return s, true
+}
+
+// violation logs (and audits) a community access violation, without content.
+func (h *Handlers) violation(r *http.Request, s *scope, why string) {
+	uid := ""
+	if s.user != nil {
+		uid = s.user.ID
+	}
+	obs.Logger(r.Context()).Warn("community access violation", "community", s.c.ID, "user_id", uid, "reason", why, "route", r.Pattern)
+	if h.o.Audit != nil && uid != "" {
+		_ = h.o.Audit.Record(r.Context(), h.o.Audit.FromRequest(r, audit.Entry{ActorID: uid, Action: "community.access_violation", Resource: "community", ResourceID: s.c.ID, Metadata: map[string]any{"reason": why}}))
+	}
+}
+
+func (h *Handlers) notFound(w http.ResponseWriter, r *http.Request, api bool) {
+	if api {
+		httpapi.Error(w, r, apperr.E(apperr.NotFound, "Not found."))
+		return
+	}
+	h.o.Render.NotFound(w, r)
+}
+
+func (h *Handlers) unknownHost(w http.ResponseWriter, r *http.Request, api bool) {
+	if api {
+		httpapi.Error(w, r, apperr.E(apperr.NotFound, "No community is served at %s.", r.Host))
+		return
+	}
+	obs.Logger(r.Context()).Info("unknown host", "host", community.NormalizeHost(r.Host))
+	h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: http.StatusNotFound, Heading: "No community here",
+		Message: "This address is not connected to a Voyager community. If you run this community, add the domain to branding.domains in its community file."})
+}
+
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, api bool, err error) {
+	if api {
+		httpapi.Error(w, r, err)
+		return
+	}
+	switch apperr.KindOf(err) {
+	case apperr.NotFound:
+		h.o.Render.NotFound(w, r)
+	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited, apperr.Unavailable:
+		e, _ := apperr.As(err)
+		h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: httpapi.Status(apperr.KindOf(err)), Heading: "That did not work", Message: e.Message})
+	default:
+		obs.Logger(r.Context()).Error("voyager page", "err", err.Error())
+		h.o.Render.ServerError(w, r)
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(t string) string {
+	s := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(s[:])
+}
+
+// baseURL is the scheme and host the request came to.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
