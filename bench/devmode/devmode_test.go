@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -311,6 +312,12 @@ func relayChild() {
 	mux.HandleFunc("POST /gc", func(w http.ResponseWriter, req *http.Request) {
 		runtime.GC()
 		debug.FreeOSMemory()
+		if p := os.Getenv("HEAP_PROFILE"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(w, "heap-inuse=%dKB stack-inuse=%dKB goroutines=%d", ms.HeapInuse>>10, ms.StackInuse>>10, runtime.NumGoroutine())

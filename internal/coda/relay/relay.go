@@ -420,7 +420,7 @@ func (rc *runnerConn) openTerminal(cols, rows int) (*terminal, error) {
 	}
 	rc.nextID++
 	t := &terminal{
-		rc: rc, id: rc.nextID, key: newKey(), wake: make(chan struct{}, 1),
+		rc: rc, id: rc.nextID, key: newKey(),
 		ring: ring{max: rc.r.o.Scrollback}, limit: rc.r.o.Window + MaxChunk,
 	}
 	rc.terms[t.id] = t
@@ -428,7 +428,6 @@ func (rc *runnerConn) openTerminal(cols, rows int) (*terminal, error) {
 	rc.r.mu.Lock()
 	rc.r.terms[t.key] = t
 	rc.r.mu.Unlock()
-	go t.pump()
 	if err := rc.send(Message{Type: TypeOpen, ID: t.id, Cols: cols, Rows: rows, Window: rc.r.o.Window}); err != nil {
 		t.push(item{exit: IntPtr(-1), msg: "the runner did not answer"})
 		return t, err

@@ -23,8 +23,7 @@ type terminal struct {
 	rc    *runnerConn
 	id    uint32
 	key   string // the resume key, known only to the browser that opened it
-	wake  chan struct{}
-	limit int // most bytes queued before the runner broke the window
+	limit int    // most bytes queued before the runner broke the window
 
 	mu      sync.Mutex
 	queue   []item
@@ -35,6 +34,7 @@ type terminal struct {
 	timer   *time.Timer  // grace timer while detached
 	closing bool         // a close was sent to the runner; no resume
 	ended   bool
+	pumping bool // a pump goroutine is running
 }
 
 // push queues output or the exit; it never blocks. It reports false if the
@@ -48,68 +48,74 @@ func (t *terminal) push(it item) bool {
 	t.queue = append(t.queue, it)
 	t.queued += len(it.data)
 	over := t.queued > t.limit
+	start := t.startPump()
 	t.mu.Unlock()
-	t.poke()
+	if start {
+		go t.pump()
+	}
 	return !over
 }
 
-func (t *terminal) poke() {
-	select {
-	case t.wake <- struct{}{}:
-	default:
+// startPump reports whether a pump must be started (t.mu held): one runs
+// only while there is something to deliver, so an idle terminal costs no
+// goroutine.
+func (t *terminal) startPump() bool {
+	if t.pumping {
+		return false
 	}
+	t.pumping = true
+	return true
 }
 
 // pump delivers queued output in order to the attached browser (or only to
 // the scrollback while detached) and returns the credit to the runner
-// once each chunk is delivered.
+// once each chunk is delivered. It returns when the queue is empty.
 func (t *terminal) pump() {
 	for {
-		<-t.wake // the runner going away queues the exit, which wakes us too
-		for {
-			t.mu.Lock()
-			if t.pending != nil {
-				b, old := t.pending, t.browser
-				t.pending, t.browser = nil, b
-				snap := t.ring.bytes()
-				t.mu.Unlock()
-				if old != nil {
-					old.ws.Close(websocket.StatusNormalClosure, "another browser took this terminal")
-				}
-				// The browser learns its resume key first, then gets the
-				// scrollback (for a new terminal, what the shell printed
-				// before it attached).
-				err := writeJSON(b.ctx, b.ws, Message{Type: TypeOpen, Terminal: t.key, Resumed: b.resumed})
-				if err == nil && len(snap) > 0 {
-					err = b.write(snap)
-				}
-				if err != nil {
-					t.detach(b)
-				}
-				continue
-			}
-			if len(t.queue) == 0 {
-				t.mu.Unlock()
-				break
-			}
-			it := t.queue[0]
-			t.queue[0] = item{}
-			t.queue = t.queue[1:]
-			t.queued -= len(it.data)
-			if it.data != nil {
-				t.ring.write(it.data)
-			}
-			b := t.browser
+		t.mu.Lock()
+		if t.pending != nil {
+			b, old := t.pending, t.browser
+			t.pending, t.browser = nil, b
+			snap := t.ring.bytes()
 			t.mu.Unlock()
-			if it.exit != nil {
-				t.end(b, *it.exit, it.msg)
-				return
+			if old != nil {
+				old.ws.Close(websocket.StatusNormalClosure, "another browser took this terminal")
 			}
-			if b != nil && b.write(it.data) != nil {
+			// The browser learns its resume key first, then gets the
+			// scrollback (for a new terminal, what the shell printed
+			// before it attached).
+			err := writeJSON(b.ctx, b.ws, Message{Type: TypeOpen, Terminal: t.key, Resumed: b.resumed})
+			if err == nil && len(snap) > 0 {
+				err = b.write(snap)
+			}
+			if err != nil {
 				t.detach(b)
 			}
-			t.rc.ack(t.id, len(it.data))
+			continue
 		}
+		if len(t.queue) == 0 {
+			t.pumping = false
+			t.queue = nil // let an idle terminal's queue go
+			t.mu.Unlock()
+			return
+		}
+		it := t.queue[0]
+		t.queue[0] = item{}
+		t.queue = t.queue[1:]
+		t.queued -= len(it.data)
+		if it.data != nil {
+			t.ring.write(it.data)
+		}
+		b := t.browser
+		t.mu.Unlock()
+		if it.exit != nil {
+			t.end(b, *it.exit, it.msg)
+			return
+		}
+		if b != nil && b.write(it.data) != nil {
+			t.detach(b)
+		}
+		t.rc.ack(t.id, len(it.data))
 	}
 }
 
@@ -184,8 +190,11 @@ func (t *terminal) attach(b *browserConn) bool {
 		t.timer = nil
 	}
 	t.pending = b
+	start := t.startPump()
 	t.mu.Unlock()
-	t.poke()
+	if start {
+		go t.pump()
+	}
 	return true
 }
 
