@@ -179,7 +179,7 @@ func BenchmarkThroughput(b *testing.B) {
 		ws.Write(ctx, websocket.MessageText, auth)
 		ws.Read(ctx) // open
 		ws.Write(ctx, websocket.MessageBinary, []byte(fmt.Sprintf("stty raw -echo; head -c %d /dev/zero; exit\r", size)))
-		got := 0
+		got, frames := 0, 0
 		var t0 time.Time
 		for {
 			typ, p, err := ws.Read(ctx)
@@ -190,11 +190,13 @@ func BenchmarkThroughput(b *testing.B) {
 				t0 = time.Now()
 			}
 			got += len(p)
+			frames++
 		}
 		relayed := float64(got) / time.Since(t0).Seconds() / 1e6
 		ws.CloseNow()
 		b.ReportMetric(local, "local-MB/s")
 		b.ReportMetric(relayed, "relay-MB/s")
+		b.ReportMetric(float64(got)/float64(max(frames, 1)), "bytes/frame")
 	}
 }
 

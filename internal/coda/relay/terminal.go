@@ -71,6 +71,11 @@ func (t *terminal) startPump() bool {
 // the scrollback while detached) and returns the credit to the runner
 // once each chunk is delivered. It returns when the queue is empty.
 func (t *terminal) pump() {
+	// Credit goes back in batches (an eighth of the window, or when the
+	// queue runs dry), not one ack per frame.
+	owed := 0
+	batch := max(t.limit/8, 1)
+	defer func() { t.rc.ack(t.id, owed) }()
 	for {
 		t.mu.Lock()
 		if t.pending != nil {
@@ -91,6 +96,12 @@ func (t *terminal) pump() {
 			if err != nil {
 				t.detach(b)
 			}
+			continue
+		}
+		if len(t.queue) == 0 && owed > 0 {
+			t.mu.Unlock()
+			t.rc.ack(t.id, owed)
+			owed = 0
 			continue
 		}
 		if len(t.queue) == 0 {
@@ -115,7 +126,11 @@ func (t *terminal) pump() {
 		if b != nil && b.write(it.data) != nil {
 			t.detach(b)
 		}
-		t.rc.ack(t.id, len(it.data))
+		owed += len(it.data)
+		if owed >= batch {
+			t.rc.ack(t.id, owed)
+			owed = 0
+		}
 	}
 }
 
