@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -36,10 +37,10 @@ func main() {
 const help = `coda-runner: open terminals on this machine from Coda's DevMode page.
 
 Usage:
-  coda-runner pair --server URL [--name NAME]
+  coda-runner pair --server URL [--name NAME] [--no-browser]
         Pair this machine with your Coda account. It prints a short code
-        (such as WDJB-MJHT) and a link: open the link while signed in to
-        Coda, check the code and approve. The credential is saved in your
+        (such as WDJB-MJHT) and a link, and opens the link in your browser
+        where it can: sign in to Coda there, check the code and approve. The credential is saved in your
         config directory (%s), readable only by you.
   coda-runner [run] [--name NAME]
         Connect to the relay and serve terminals: each terminal opened in
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	path := fl.String("config", defPath, "credential file")
 	server := fl.String("server", "", "Coda's address, e.g. https://coda.example.com")
 	name := fl.String("name", "", "this machine's name as shown in Coda (default: the host name)")
+	noBrowser := fl.Bool("no-browser", false, "pair: do not open the approval page in a browser")
 	switch cmd {
 	case "help", "-h", "--help":
 		fl.Usage()
@@ -98,7 +100,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if *server == "" {
 			return errors.New("pair needs --server URL, Coda's address (e.g. https://coda.example.com)")
 		}
-		cfg, err := runner.Pair(ctx, runner.PairOptions{Server: *server, Name: *name, Version: version, Out: stdout})
+		po := runner.PairOptions{Server: *server, Name: *name, Version: version, Out: stdout}
+		if !*noBrowser {
+			po.OpenBrowser = func(u string) { openBrowser(getenv, u) }
+		}
+		cfg, err := runner.Pair(ctx, po)
 		if err != nil {
 			return err
 		}
@@ -129,5 +135,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runner.Run(ctx, runner.Options{Config: cfg, Name: *name, Version: version, Logger: log})
 	default:
 		return fmt.Errorf("unknown command %q; see coda-runner --help", cmd)
+	}
+}
+
+// openBrowser opens u in the desktop's browser where there is one; the
+// printed link is enough everywhere else.
+func openBrowser(getenv func(string) string, u string) {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", u)
+	case "linux", "freebsd":
+		if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+			return
+		}
+		cmd = exec.Command("xdg-open", u)
+	default:
+		return
+	}
+	if cmd.Start() == nil {
+		go cmd.Wait()
 	}
 }
