@@ -3,12 +3,14 @@ package devmode_test
 import (
 	"context"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/devmode"
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/store"
 	"github.com/relaywork/suite/internal/platform/store/storetest"
 )
@@ -29,7 +31,8 @@ func (c *clock) Add(d time.Duration) {
 func setup(t *testing.T, db *store.DB) (*devmode.Service, *clock) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	svc, err := devmode.New(devmode.Options{DB: db, Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.Now, Interval: 5 * time.Second})
+	svc, err := devmode.New(devmode.Options{DB: db, Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.Now, Interval: 5 * time.Second,
+		Audit: audit.New(db, clk.Now)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +197,19 @@ func TestTicketsAndRevoke(t *testing.T) {
 		}
 		if _, err := svc.RedeemTicket(ctx, pending.Token); err == nil {
 			t.Fatal("a ticket issued before the revoke still opened a terminal")
+		}
+		entries, err := audit.New(db, clk.Now).List(ctx, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range entries {
+			actions = append(actions, e.Action)
+		}
+		for _, want := range []string{"devmode.pair.start", "devmode.pair.approve", "devmode.runner.revoke"} {
+			if !slices.Contains(actions, want) {
+				t.Fatalf("audit log has %v, want %s", actions, want)
+			}
 		}
 	}, migrations)
 }
