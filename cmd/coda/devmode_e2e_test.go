@@ -93,6 +93,22 @@ func pairRunner(t *testing.T, s *apptest.Server, c *http.Client, name string) ru
 	if r.err != nil {
 		t.Fatalf("pair: %v\n%s", r.err, out)
 	}
+	// An answered request cannot be answered again; an unknown code is 404.
+	for _, tc := range []struct {
+		code   string
+		status int
+		says   string
+	}{{code, http.StatusConflict, "already answered"}, {"BBBB-BBBB", http.StatusNotFound, "No pairing request"}} {
+		again, err := c.PostForm(s.URL+"/devmode/pair", url.Values{"code": {tc.code}, "decision": {"approve"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(again.Body)
+		again.Body.Close()
+		if again.StatusCode != tc.status || !strings.Contains(string(body), tc.says) {
+			t.Fatalf("approving %s: got %s, want %d saying %q", tc.code, again.Status, tc.status, tc.says)
+		}
+	}
 	if r.cfg.Credential == "" || r.cfg.RunnerID == "" || !strings.HasPrefix(r.cfg.RelayURL, "ws://") {
 		t.Fatalf("pair gave %+v", r.cfg)
 	}
