@@ -156,8 +156,8 @@ func (s *Service) RecentlyDeleted(ctx context.Context, userID string) ([]Idea, e
 }
 
 // purgeTarget is how long one purge batch should hold the write lock; the
-// batch size halves when a batch takes more than twice this and doubles
-// (up to Options.PurgeBatch) when it takes less than half.
+// batch size starts at 250, halves when a batch takes more than twice this
+// and doubles (up to Options.PurgeBatch) when it takes less than half.
 const purgeTarget = 100 * time.Millisecond
 
 // Purge hard-deletes every idea whose undo window has ended, in batches
@@ -166,7 +166,9 @@ const purgeTarget = 100 * time.Millisecond
 func (s *Service) Purge(ctx context.Context) (PurgeResult, error) {
 	var res PurgeResult
 	now := s.now()
-	size := s.o.PurgeBatch
+	// Start small and grow while batches are quick: the first batch's
+	// cost is unknown, and it should not be the one that holds the lock.
+	size := min(s.o.PurgeBatch, 250)
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
