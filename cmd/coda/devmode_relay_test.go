@@ -7,13 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaywork/suite/internal/coda"
 	"github.com/relaywork/suite/internal/coda/relay"
-	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 )
 
-// TestDevModeSeparateRelay runs the relay alone (what `coda relay` runs)
+// TestDevModeSeparateRelay runs the relay alone (`coda relay`)
 // next to Coda, with DEVMODE_RELAY_URL pointing pages and runners at it:
 // the runner pairs with Coda, connects to the relay, and a browser's
 // ticket from Coda opens a terminal on the relay.
@@ -32,7 +30,7 @@ func TestDevModeSeparateRelay(t *testing.T) {
 	out := &apptest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- coda.RelayCommand().Run(ctx, app.Env{Getenv: apptest.Getenv(relayEnv), Stdout: out, Stderr: out}, nil)
+		done <- run(ctx, []string{"relay"}, apptest.Getenv(relayEnv), out, out)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -74,7 +72,7 @@ func TestDevModeSeparateRelay(t *testing.T) {
 	}
 }
 
-// startRelayNode runs `coda relay` (its Run) with env and extra arguments
+// startRelayNode runs `coda relay` with env and extra arguments
 // until the test ends.
 func startRelayNode(t *testing.T, env map[string]string, args ...string) {
 	t.Helper()
@@ -82,7 +80,7 @@ func startRelayNode(t *testing.T, env map[string]string, args ...string) {
 	out := &apptest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- coda.RelayCommand().Run(ctx, app.Env{Getenv: apptest.Getenv(env), Stdout: out, Stderr: out}, args)
+		done <- run(ctx, append([]string{"relay"}, args...), apptest.Getenv(env), out, out)
 	}()
 	t.Cleanup(func() {
 		cancel()
