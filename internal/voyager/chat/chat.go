@@ -82,6 +82,16 @@ type Message struct {
 	CreatedAt      time.Time `json:"created_at"`
 }
 
+// Turn is one send or regenerate, written by Store.StartTurn.
+type Turn struct {
+	Day       string   // UTC day, YYYY-MM-DD
+	Limit     int      // answers per day; 0: unlimited
+	User      *Message // the member's message; nil when regenerating
+	ReplaceID string   // the answer being regenerated, or ""
+	Answer    Message  // the placeholder, status streaming
+	Title     string   // new conversation title, or ""
+}
+
 // Store keeps memberships, invites, conversations and messages. Lookups
 // that a member makes are scoped by community and user, so a row of
 // someone else is simply not found.
@@ -116,6 +126,11 @@ type Store interface {
 	// TakeAnswer counts one more answer on day unless limit (> 0) is
 	// reached; it returns the count after and whether it was taken.
 	TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error)
+	// StartTurn does a turn's writes in one transaction: count the answer
+	// against the daily limit (nothing else is written when it is reached),
+	// delete the answer being regenerated, insert the member's message, the
+	// streaming answer placeholder, and retitle the conversation.
+	StartTurn(ctx context.Context, t Turn) (used int, took bool, err error)
 	// InterruptStreaming marks answers left streaming (by a process that
 	// died) as interrupted; it returns how many.
 	InterruptStreaming(ctx context.Context, before time.Time) (int64, error)

@@ -114,19 +114,6 @@ func quota(limit, used int) Quota {
 	return q
 }
 
-// take counts one answer against the member's daily limit.
-func (s *Service) take(ctx context.Context, c *community.Community, userID string) (Quota, error) {
-	limit := c.Limits.MessagesPerDay
-	n, ok, err := s.o.Store.TakeAnswer(ctx, c.ID, userID, s.day(), limit)
-	if err != nil {
-		return Quota{}, err
-	}
-	if !ok {
-		return quota(limit, n), apperr.E(apperr.RateLimited, "You have used all %d messages for today in %s. The limit resets at midnight UTC.", limit, c.Name)
-	}
-	return quota(limit, n), nil
-}
-
 // StartConversation creates an empty conversation.
 func (s *Service) StartConversation(ctx context.Context, c *community.Community, userID, title string) (Conversation, error) {
 	title = cleanTitle(title)
@@ -175,25 +162,24 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
-	if s.busy(ctx, conv) {
+	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit)
+	if err != nil {
+		return Sent{}, err
+	}
+	if s.busy(hist) {
 		return Sent{}, apperr.E(apperr.Conflict, "The coach is still answering. Wait for it or stop it first.")
 	}
-	q, err := s.take(ctx, c, conv.UserID)
-	if err != nil {
-		return Sent{}, err
-	}
 	um := Message{ID: newID(), ConversationID: conv.ID, UserID: conv.UserID, CommunityID: c.ID, Role: ai.User, Content: text, Status: Complete, CreatedAt: s.now()}
-	if err := s.o.Store.AddMessage(ctx, um); err != nil {
-		return Sent{}, err
+	// The context: the last HistoryLimit messages, this one included.
+	hist = append(hist, um)
+	if len(hist) > s.o.HistoryLimit {
+		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
+	t := Turn{User: &um}
 	if conv.Title == DefaultTitle {
-		_ = s.o.Store.RenameConversation(ctx, c.ID, conv.UserID, conv.ID, cleanTitle(text), s.now())
+		t.Title = cleanTitle(text)
 	}
-	ans, err := s.answer(ctx, c, conv)
-	if err != nil {
-		return Sent{}, err
-	}
-	return Sent{User: &um, Answer: ans, Quota: q}, nil
+	return s.start(ctx, c, conv, t, hist)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
@@ -201,43 +187,37 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
-	if s.busy(ctx, conv) {
+	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit+1)
+	if err != nil {
+		return Sent{}, err
+	}
+	if s.busy(hist) {
 		return Sent{}, apperr.E(apperr.Conflict, "The coach is still answering. Wait for it or stop it first.")
 	}
-	last, err := s.o.Store.Messages(ctx, conv.ID, 1)
-	if err != nil {
-		return Sent{}, err
-	}
-	if len(last) == 0 || last[0].Role != ai.Assistant {
+	if len(hist) == 0 || hist[len(hist)-1].Role != ai.Assistant {
 		return Sent{}, apperr.E(apperr.Conflict, "There is no answer to regenerate.")
 	}
-	q, err := s.take(ctx, c, conv.UserID)
-	if err != nil {
-		return Sent{}, err
+	last := hist[len(hist)-1]
+	hist = hist[:len(hist)-1]
+	if len(hist) > s.o.HistoryLimit {
+		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
-	if err := s.o.Store.DeleteMessage(ctx, conv.ID, last[0].ID); err != nil {
-		return Sent{}, err
-	}
-	ans, err := s.answer(ctx, c, conv)
-	if err != nil {
-		return Sent{}, err
-	}
-	return Sent{Answer: ans, Quota: q}, nil
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist)
 }
 
 // busy reports whether the conversation's last message is an answer still
 // being generated.
-func (s *Service) busy(ctx context.Context, conv Conversation) bool {
-	last, err := s.o.Store.Messages(ctx, conv.ID, 1)
-	return err == nil && len(last) == 1 && last[0].Status == Streaming && s.o.Hub.get(last[0].ID) != nil
+func (s *Service) busy(hist []Message) bool {
+	if len(hist) == 0 {
+		return false
+	}
+	last := hist[len(hist)-1]
+	return last.Status == Streaming && s.o.Hub.get(last.ID) != nil
 }
 
-// answer stores a streaming placeholder and generates into it.
-func (s *Service) answer(ctx context.Context, c *community.Community, conv Conversation) (Message, error) {
-	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit)
-	if err != nil {
-		return Message{}, err
-	}
+// start writes the turn in one transaction (the daily limit is checked
+// there) and starts generating into the answer placeholder.
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
@@ -255,22 +235,51 @@ func (s *Service) answer(ctx context.Context, c *community.Community, conv Conve
 		req.Messages = append(req.Messages, ai.Message{Role: m.Role, Content: m.Content})
 	}
 	ans := Message{ID: newID(), ConversationID: conv.ID, UserID: conv.UserID, CommunityID: c.ID, Role: ai.Assistant, Status: Streaming, CreatedAt: s.now()}
-	if err := s.o.Store.AddMessage(ctx, ans); err != nil {
-		return Message{}, err
+	t.Answer, t.Day, t.Limit = ans, s.day(), c.Limits.MessagesPerDay
+	refused := func(used int) error {
+		return apperr.E(apperr.RateLimited, "You have used all %d messages for today in %s. The limit resets at midnight UTC.", t.Limit, c.Name)
 	}
+	if t.Limit > 0 {
+		// A cheap read first, so a member over the limit costs no provider call.
+		if used, err := s.o.Store.Usage(ctx, c.ID, conv.UserID, t.Day); err != nil {
+			return Sent{}, err
+		} else if used >= t.Limit {
+			return Sent{}, refused(used)
+		}
+	}
+	// The provider call starts now, while the turn is written, so the
+	// write is not on the path to the first token. The answer is saved
+	// only once the turn is committed; a refused turn cancels it.
+	committed := make(chan bool, 1)
 	gctx, cancel := context.WithCancel(s.base)
 	st := s.o.Hub.start(ans.ID, cancel)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		s.generate(gctx, st, ans, req)
+		s.generate(gctx, st, ans, req, committed)
 	}()
-	return ans, nil
+	n, took, err := s.o.Store.StartTurn(ctx, t)
+	if err != nil || !took {
+		committed <- false
+		cancel()
+		if err != nil {
+			return Sent{}, err
+		}
+		return Sent{}, refused(n)
+	}
+	committed <- true
+	return Sent{User: t.User, Answer: ans, Quota: quota(t.Limit, n)}, nil
 }
 
-func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request) {
+func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool) {
 	res, err := s.o.AI.Stream(ctx, req, st.append)
+	if !<-committed {
+		// The turn was refused (limit reached in a race, or a write error).
+		st.finish(Message{ID: ans.ID, Status: Failed, Error: "not sent"})
+		s.o.Hub.remove(ans.ID)
+		return
+	}
 	ans.Content = st.content()
 	ans.Provider, ans.Model, ans.Usage = res.Provider, res.Model, res.Usage
 	ans.LatencyMS, ans.FirstTokenMS = res.Latency.Milliseconds(), res.FirstToken.Milliseconds()

@@ -37,8 +37,10 @@ type Script struct {
 
 // Call is one request the fake received.
 type Call struct {
-	Path string
-	Body map[string]any
+	Path       string
+	Body       map[string]any
+	Received   time.Time // when the request arrived
+	FirstChunk time.Time // when the first text was written (zero: none)
 }
 
 // Server is a fake provider.
@@ -50,14 +52,15 @@ type Server struct {
 	calls   []Call
 }
 
-func newServer(def Script, h func(w http.ResponseWriter, r *http.Request, sc Script, model string)) *Server {
+func newServer(def Script, h func(w http.ResponseWriter, r *http.Request, sc Script, model string, sent func())) *Server {
 	s := &Server{def: def}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &body)
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{Path: r.URL.Path, Body: body})
+		s.calls = append(s.calls, Call{Path: r.URL.Path, Body: body, Received: time.Now()})
+		idx := len(s.calls) - 1
 		sc := s.def
 		if len(s.scripts) > 0 {
 			sc, s.scripts = s.scripts[0], s.scripts[1:]
@@ -77,7 +80,15 @@ func newServer(def Script, h func(w http.ResponseWriter, r *http.Request, sc Scr
 			return
 		}
 		model, _ := body["model"].(string)
-		h(w, r, sc, model)
+		first := true
+		h(w, r, sc, model, func() {
+			if first {
+				first = false
+				s.mu.Lock()
+				s.calls[idx].FirstChunk = time.Now()
+				s.mu.Unlock()
+			}
+		})
 	}))
 	return s
 }
@@ -138,7 +149,7 @@ func usage(sc Script) (in, out int64) {
 
 // Anthropic starts a fake Messages API; def runs when no script is queued.
 func Anthropic(def Script) *Server {
-	return newServer(def, func(w http.ResponseWriter, r *http.Request, sc Script, model string) {
+	return newServer(def, func(w http.ResponseWriter, r *http.Request, sc Script, model string, sent func()) {
 		if sc.Status != 0 && sc.Status != 200 {
 			kind := map[int]string{429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error", 400: "invalid_request_error"}[sc.Status]
 			if kind == "" {
@@ -180,6 +191,7 @@ func Anthropic(def Script) *Server {
 				return
 			}
 			sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": c}})
+			sent()
 		}
 		sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 		sse(w, "message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil}, "usage": map[string]any{"output_tokens": out}})
@@ -189,7 +201,7 @@ func Anthropic(def Script) *Server {
 
 // OpenAI starts a fake Chat Completions API (base URL: URL + "/v1/").
 func OpenAI(def Script) *Server {
-	return newServer(def, func(w http.ResponseWriter, r *http.Request, sc Script, model string) {
+	return newServer(def, func(w http.ResponseWriter, r *http.Request, sc Script, model string, sent func()) {
 		if sc.Status != 0 && sc.Status != 200 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(sc.Status)
@@ -217,6 +229,7 @@ func OpenAI(def Script) *Server {
 				return
 			}
 			sse(w, "", chunk(map[string]any{"content": c}, nil))
+			sent()
 		}
 		sse(w, "", chunk(map[string]any{}, "stop"))
 		sse(w, "", map[string]any{"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": model, "choices": []any{},

@@ -187,14 +187,10 @@ func scanMsg(r interface{ Scan(...any) error }) (chat.Message, error) {
 // AddMessage implements chat.Store.
 func (s *Store) AddMessage(ctx context.Context, m chat.Message) error {
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO voyager_messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.ConversationID, m.UserID, m.CommunityID, string(m.Role), m.Content, string(m.Status), m.Provider, m.Model,
-			m.Usage.Input, m.Usage.Output, m.Usage.CacheRead, m.Usage.CacheWrite, m.LatencyMS, m.FirstTokenMS,
-			m.FinishReason, m.CostMicros, m.Error, m.CreatedAt.UTC())
-		if err != nil {
-			return fmt.Errorf("add message: %w", err)
+		if err := insertMessage(ctx, tx, m); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE voyager_conversations SET updated_at = ? WHERE id = ?`, m.CreatedAt.UTC(), m.ConversationID)
+		_, err := tx.Exec(ctx, `UPDATE voyager_conversations SET updated_at = ? WHERE id = ?`, m.CreatedAt.UTC(), m.ConversationID)
 		return err
 	})
 }
@@ -269,21 +265,76 @@ func (s *Store) TakeAnswer(ctx context.Context, communityID, userID, day string,
 	var n int
 	var took bool
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO voyager_usage (community_id, user_id, day, answers) VALUES (?, ?, ?, 0) ON CONFLICT (community_id, user_id, day) DO NOTHING`, communityID, userID, day); err != nil {
-			return err
-		}
-		res, err := tx.Exec(ctx, `UPDATE voyager_usage SET answers = answers + 1 WHERE community_id = ? AND user_id = ? AND day = ? AND (? = 0 OR answers < ?)`, communityID, userID, day, limit, limit)
-		if err != nil {
-			return err
-		}
-		k, _ := res.RowsAffected()
-		took = k == 1
-		return tx.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+		var err error
+		n, took, err = take(ctx, tx, communityID, userID, day, limit)
+		return err
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("take answer: %w", err)
 	}
 	return n, took, nil
+}
+
+func take(ctx context.Context, tx *store.Tx, communityID, userID, day string, limit int) (int, bool, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO voyager_usage (community_id, user_id, day, answers) VALUES (?, ?, ?, 0) ON CONFLICT (community_id, user_id, day) DO NOTHING`, communityID, userID, day); err != nil {
+		return 0, false, err
+	}
+	res, err := tx.Exec(ctx, `UPDATE voyager_usage SET answers = answers + 1 WHERE community_id = ? AND user_id = ? AND day = ? AND (? = 0 OR answers < ?)`, communityID, userID, day, limit, limit)
+	if err != nil {
+		return 0, false, err
+	}
+	k, _ := res.RowsAffected()
+	var n int
+	err = tx.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	return n, k == 1, err
+}
+
+// StartTurn implements chat.Store.
+func (s *Store) StartTurn(ctx context.Context, t chat.Turn) (int, bool, error) {
+	var n int
+	var took bool
+	a := t.Answer
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		n, took, err = take(ctx, tx, a.CommunityID, a.UserID, t.Day, t.Limit)
+		if err != nil || !took {
+			return err
+		}
+		if t.ReplaceID != "" {
+			if _, err := tx.Exec(ctx, `DELETE FROM voyager_messages WHERE id = ? AND conversation_id = ?`, t.ReplaceID, a.ConversationID); err != nil {
+				return err
+			}
+		}
+		if t.User != nil {
+			if err := insertMessage(ctx, tx, *t.User); err != nil {
+				return err
+			}
+		}
+		if err := insertMessage(ctx, tx, a); err != nil {
+			return err
+		}
+		if t.Title != "" {
+			_, err = tx.Exec(ctx, `UPDATE voyager_conversations SET title = ?, updated_at = ? WHERE id = ?`, t.Title, a.CreatedAt.UTC(), a.ConversationID)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE voyager_conversations SET updated_at = ? WHERE id = ?`, a.CreatedAt.UTC(), a.ConversationID)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("start turn: %w", err)
+	}
+	return n, took, nil
+}
+
+func insertMessage(ctx context.Context, tx *store.Tx, m chat.Message) error {
+	_, err := tx.Exec(ctx, `INSERT INTO voyager_messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ConversationID, m.UserID, m.CommunityID, string(m.Role), m.Content, string(m.Status), m.Provider, m.Model,
+		m.Usage.Input, m.Usage.Output, m.Usage.CacheRead, m.Usage.CacheWrite, m.LatencyMS, m.FirstTokenMS,
+		m.FinishReason, m.CostMicros, m.Error, m.CreatedAt.UTC())
+	if err != nil {
+		return fmt.Errorf("add message: %w", err)
+	}
+	return nil
 }
 
 // InterruptStreaming implements chat.Store.

@@ -94,6 +94,31 @@ func TestStore(t *testing.T) {
 			t.Fatalf("usage %d", n)
 		}
 
+		// A turn is written in one transaction and refused whole at the limit.
+		um := chat.Message{ID: "t1", ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.User, Content: "q", Status: chat.Complete, CreatedAt: now}
+		ans := chat.Message{ID: "t2", ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.Assistant, Status: chat.Streaming, CreatedAt: now}
+		n, took, err := s.StartTurn(ctx, chat.Turn{Day: "2026-11-25", Limit: 1, User: &um, Answer: ans, Title: "Q"})
+		if err != nil || !took || n != 1 {
+			t.Fatalf("start turn: %d %v %v", n, took, err)
+		}
+		if c, _ := s.Conversation(ctx, "alpha", "u1", "c1"); c.Title != "Q" {
+			t.Fatalf("title %q", c.Title)
+		}
+		ans2 := ans
+		ans2.ID = "t3"
+		if _, took, err := s.StartTurn(ctx, chat.Turn{Day: "2026-11-25", Limit: 1, ReplaceID: "t2", Answer: ans2}); err != nil || took {
+			t.Fatalf("over the limit: %v %v", took, err)
+		}
+		if _, err := s.Message(ctx, "alpha", "u1", "t2"); err != nil {
+			t.Fatalf("a refused turn deleted the answer: %v", err)
+		}
+		if _, took, _ := s.StartTurn(ctx, chat.Turn{Day: "2026-11-25", Limit: 2, ReplaceID: "t2", Answer: ans2}); !took {
+			t.Fatal("regenerate refused")
+		}
+		if _, err := s.Message(ctx, "alpha", "u1", "t2"); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("regenerated answer kept: %v", err)
+		}
+
 		// Invites: used up after max uses, scoped to their community.
 		inv := chat.Invite{ID: "i1", CommunityID: "beta", Role: chat.RoleMember, MaxUses: 1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := s.CreateInvite(ctx, inv, "hash"); err != nil {
@@ -111,7 +136,7 @@ func TestStore(t *testing.T) {
 
 		// Left streaming by a dead process: interrupted.
 		s.AddMessage(ctx, chat.Message{ID: "m9", ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.Assistant, Status: chat.Streaming, CreatedAt: now})
-		if n, err := s.InterruptStreaming(ctx, now.Add(time.Second)); err != nil || n != 1 {
+		if n, err := s.InterruptStreaming(ctx, now.Add(time.Second)); err != nil || n != 2 { // m9 and the turn's t3
 			t.Fatalf("interrupt: %d %v", n, err)
 		}
 
