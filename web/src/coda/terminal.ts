@@ -59,11 +59,15 @@ if (el) {
   };
   const sendControl = (m: object) => send(JSON.stringify(m));
 
-  term.onData((d) => send(enc.encode(d)));
+  // A large paste goes in pieces: the relay takes messages up to 64 KiB.
+  const sendInput = (b: Uint8Array) => {
+    for (let i = 0; i < b.length; i += 16384) send(b.subarray(i, i + 16384));
+  };
+  term.onData((d) => sendInput(enc.encode(d)));
   term.onBinary((d) => {
     const b = new Uint8Array(d.length);
     for (let i = 0; i < d.length; i++) b[i] = d.charCodeAt(i) & 0xff;
-    send(b);
+    sendInput(b);
   });
   term.onResize(({ cols, rows }) => sendControl({ type: "resize", cols, rows }));
 
