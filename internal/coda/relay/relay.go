@@ -144,8 +144,11 @@ func (r *Relay) Disconnect(runnerID string) {
 	rc := r.runners[runnerID]
 	r.mu.Unlock()
 	if rc != nil {
-		rc.ws.Close(CloseRevoked, "runner revoked")
-		rc.cancel()
+		// The close handshake may wait on the runner: not in the caller's request.
+		go func() {
+			rc.ws.Close(CloseRevoked, "runner revoked")
+			rc.cancel()
+		}()
 	}
 }
 
@@ -162,10 +165,14 @@ func (r *Relay) Close() error {
 		rcs = append(rcs, rc)
 	}
 	r.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, rc := range rcs {
-		rc.ws.Close(websocket.StatusGoingAway, "relay shutting down")
-		rc.cancel()
+		wg.Go(func() {
+			rc.ws.Close(websocket.StatusGoingAway, "relay shutting down")
+			rc.cancel()
+		})
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -230,7 +237,7 @@ func (r *Relay) heartbeat() {
 				ctx, cancel := context.WithTimeout(context.Background(), r.o.PingInterval)
 				defer cancel()
 				if err := ws.Ping(ctx); err != nil && ctx.Err() != nil {
-					ws.Close(websocket.StatusPolicyViolation, "heartbeat timeout")
+					ws.CloseNow() // unresponsive: no close handshake to wait for
 				}
 			}()
 		}

@@ -101,3 +101,22 @@ func TestResizeAndExit(t *testing.T) {
 	}
 	relaytest.Wait(t, "terminal closed", func() bool { return e.Relay.Stats().Terminals == 0 })
 }
+
+// TestHeartbeatAndGrace: a browser that stops answering pings is dropped
+// by the heartbeat, and its shell ends once the grace period passes
+// without it coming back.
+func TestHeartbeatAndGrace(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{PingInterval: 100 * time.Millisecond, Grace: 300 * time.Millisecond})
+	e.StartRunner("r1")
+	silent, err := e.Open("r1", false) // never reads, so never answers a ping
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = silent
+	relaytest.Wait(t, "one terminal", func() bool { return e.Relay.Stats().Terminals == 1 })
+	relaytest.Wait(t, "the silent browser's terminal to end", func() bool { return e.Relay.Stats().Terminals == 0 })
+	if !e.Relay.Online("r1") {
+		t.Fatal("the runner (which answers pings) was dropped too")
+	}
+}

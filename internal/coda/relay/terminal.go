@@ -84,7 +84,7 @@ func (t *terminal) pump() {
 			snap := t.ring.bytes()
 			t.mu.Unlock()
 			if old != nil {
-				old.ws.Close(websocket.StatusNormalClosure, "another browser took this terminal")
+				go old.ws.Close(websocket.StatusNormalClosure, "another browser took this terminal")
 			}
 			// The browser learns its resume key first, then gets the
 			// scrollback (for a new terminal, what the shell printed
