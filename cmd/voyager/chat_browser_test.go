@@ -67,7 +67,7 @@ func TestChatInBrowser(t *testing.T) {
 
 	b.Click("#stop")
 	waitEval(t, b, "stopped", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "stopped")
-	waitEval(t, b, "note", `document.querySelector("#messages li.msg-assistant:last-child .msg-note").textContent`, "Stopped: the answer is incomplete.")
+	waitEval(t, b, "note", `document.querySelector("#messages li.msg-assistant:last-child .msg-note").textContent`, "Stopped: the answer is incomplete. Continue")
 	waitEval(t, b, "send enabled again", `String(document.querySelector("#send").disabled)`, "false")
 
 	// After a reload the partial answer is still there, marked.

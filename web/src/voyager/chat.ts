@@ -65,12 +65,19 @@ export function initChat(): void {
     li.querySelector(".msg-note")?.remove();
     let text = "";
     if (m.status === "stopped") text = "Stopped: the answer is incomplete.";
-    else if (m.status === "interrupted") text = `Interrupted: ${m.error ?? ""} The answer is incomplete; ask the coach to continue.`;
+    else if (m.status === "interrupted") text = `Interrupted: ${m.error ?? ""} The answer is incomplete.`;
     else if (m.status === "failed") text = m.error ?? "The coach could not answer.";
     if (text) {
       const p = document.createElement("p");
       p.className = "msg-note";
       p.textContent = text;
+      if (m.status !== "failed") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "btn-secondary continue";
+        b.textContent = "Continue";
+        p.append(" ", b);
+      }
       li.append(p);
     }
   };
@@ -142,6 +149,13 @@ export function initChat(): void {
       e.preventDefault();
       form.requestSubmit();
     }
+  });
+
+  // "Continue" after a stopped or interrupted answer asks the coach to go on.
+  list.addEventListener("click", (e) => {
+    if (!(e.target as HTMLElement).matches("button.continue") || current) return;
+    input.value = "Please continue where you left off.";
+    form.requestSubmit();
   });
 
   stop.addEventListener("click", () => {
