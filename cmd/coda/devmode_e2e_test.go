@@ -433,6 +433,17 @@ func TestDevModeEndToEnd(t *testing.T) {
 			t.Fatalf("bob renaming ada's runner: got %d, want 404", resp.StatusCode)
 		}
 	})
+	t.Run("relay metrics", func(t *testing.T) {
+		resp, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`(?m)^devmode_relay_runners 1$`).Match(body) || !strings.Contains(string(body), "devmode_relay_terminals") {
+			t.Fatalf("metrics lack the relay's gauges:\n%s", grepLines(string(body), "devmode"))
+		}
+	})
 	t.Run("terminal content is not logged", func(t *testing.T) {
 		if strings.Contains(s.Stderr.String(), "same-shell") || strings.Contains(s.Stderr.String(), tk.Ticket) {
 			t.Fatal("the server log holds terminal content or a ticket")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/relaywork/suite/internal/coda/devmode"
 	"github.com/relaywork/suite/internal/coda/relay"
 	"github.com/relaywork/suite/internal/platform/app"
@@ -54,6 +56,7 @@ func (s *site) mountDevMode(ctx context.Context, m *app.Mounted) error {
 	d := &devMode{s: s, svc: svc, relay: rl}
 	d.routes()
 	m.AddClose(rl.Close)
+	registerRelayMetrics(p.Metrics, rl)
 	return p.Cron.Register(cron.Job{
 		Name:        "cleanup-pairings",
 		Schedule:    "0 */6 * * *",
@@ -143,4 +146,22 @@ func (d *devMode) relayURL(r *http.Request, path string) string {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	return u.String()
+}
+
+// registerRelayMetrics exports the relay's load on /metrics.
+func registerRelayMetrics(reg prometheus.Registerer, rl *relay.Relay) {
+	if reg == nil {
+		return
+	}
+	for _, g := range []struct {
+		name, help string
+		value      func(relay.Stats) int
+	}{
+		{"devmode_relay_runners", "Runners connected to this relay.", func(s relay.Stats) int { return s.Runners }},
+		{"devmode_relay_terminals", "Terminals open on this relay, attached or in their grace period.", func(s relay.Stats) int { return s.Terminals }},
+		{"devmode_relay_queued_bytes", "Terminal output waiting for browsers (bounded by the credit window per terminal).", func(s relay.Stats) int { return s.Queued }},
+	} {
+		_ = reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help},
+			func() float64 { return float64(g.value(rl.Stats())) }))
+	}
 }
