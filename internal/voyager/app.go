@@ -17,6 +17,7 @@ import (
 	"github.com/relaywork/suite/internal/voyager/ai/anthropic"
 	"github.com/relaywork/suite/internal/voyager/ai/openai"
 	"github.com/relaywork/suite/internal/voyager/chat"
+	"github.com/relaywork/suite/internal/voyager/chat/chatredis"
 	"github.com/relaywork/suite/internal/voyager/chat/chatstore"
 	"github.com/relaywork/suite/internal/voyager/community"
 	"github.com/relaywork/suite/internal/voyager/voyagerhttp"
@@ -80,7 +81,12 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	}
 	router := ai.NewRouter(ai.Options{Providers: providers(p.Config), Logger: p.Logger, Metrics: p.Metrics, Now: p.Now})
 	st := chatstore.New(p.DB)
-	svc := chat.NewService(chat.Options{Store: st, AI: router, Logger: p.Logger, Now: p.Now, HistoryLimit: chat.DefaultHistoryLimit})
+	var bus chat.Bus
+	if p.Redis != nil {
+		// Several instances: answers in progress are shared through Redis.
+		bus = chatredis.New(p.Redis, "voyager:")
+	}
+	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: chat.DefaultHistoryLimit})
 	hint := ""
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"

@@ -90,9 +90,13 @@ func (h *Hub) Subscribe(id string) (snapshot string, events <-chan Event, cancel
 	}, true
 }
 
-func (s *stream) append(text string) {
+func (s *stream) append(text string) { s.appendAt(text) }
+
+// appendAt adds text and returns the byte offset it starts at.
+func (s *stream) appendAt(text string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	off := s.text.Len()
 	s.text.WriteString(text)
 	for ch := range s.subs {
 		select {
@@ -102,6 +106,7 @@ func (s *stream) append(text string) {
 			close(ch)
 		}
 	}
+	return off
 }
 
 func (s *stream) content() string {

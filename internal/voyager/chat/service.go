@@ -31,6 +31,7 @@ type Options struct {
 	Logger       *slog.Logger
 	Now          func() time.Time
 	HistoryLimit int // messages of context sent (the guide's cost rule: 20)
+	Bus          Bus // nil: answers are followed in this process only
 }
 
 // Service runs conversations.
@@ -68,7 +69,15 @@ func NewService(o Options) *Service {
 		o.HistoryLimit = DefaultHistoryLimit
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{o: o, log: o.Logger, base: ctx, cancel: cancel, stops: map[string]bool{}}
+	s := &Service{o: o, log: o.Logger, base: ctx, cancel: cancel, stops: map[string]bool{}}
+	if o.Bus != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchStops()
+		}()
+	}
+	return s
 }
 
 // Hub returns the hub answers stream through.
@@ -253,6 +262,11 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	committed := make(chan bool, 1)
 	gctx, cancel := context.WithCancel(s.base)
 	st := s.o.Hub.start(ans.ID, cancel)
+	if s.o.Bus != nil {
+		if err := s.o.Bus.Start(ctx, ans.ID); err != nil {
+			s.log.Warn("bus start", "message_id", ans.ID, "err", err.Error())
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -273,7 +287,16 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 }
 
 func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool) {
-	res, err := s.o.AI.Stream(ctx, req, st.append)
+	emit := st.append
+	if s.o.Bus != nil {
+		emit = func(text string) {
+			off := st.appendAt(text)
+			if err := s.o.Bus.Delta(ctx, ans.ID, off, text); err != nil {
+				s.log.Warn("bus delta", "message_id", ans.ID, "err", err.Error())
+			}
+		}
+	}
+	res, err := s.o.AI.Stream(ctx, req, emit)
 	if !<-committed {
 		// The turn was refused (limit reached in a race, or a write error).
 		st.finish(Message{ID: ans.ID, Status: Failed, Error: "not sent"})
@@ -315,11 +338,30 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 	}
 	st.finish(ans)
 	s.o.Hub.remove(ans.ID)
+	if s.o.Bus != nil {
+		if err := s.o.Bus.Done(sctx, ans.ID, ans); err != nil {
+			s.log.Warn("bus done", "message_id", ans.ID, "err", err.Error())
+		}
+	}
 }
 
-// Stop ends the answer id if it is being generated here; the partial
-// answer is kept and marked stopped.
-func (s *Service) Stop(id string) bool {
+// Stop ends the answer id, here or (through the Bus) on the instance
+// generating it; the partial answer is kept and marked stopped.
+func (s *Service) Stop(ctx context.Context, id string) bool {
+	if s.stopLocal(id) {
+		return true
+	}
+	if s.o.Bus == nil {
+		return false
+	}
+	if err := s.o.Bus.RequestStop(ctx, id); err != nil {
+		s.log.Warn("bus stop", "message_id", id, "err", err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Service) stopLocal(id string) bool {
 	st := s.o.Hub.get(id)
 	if st == nil {
 		return false
