@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -65,7 +66,7 @@ func Stack(h http.Handler, o StackOptions) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h = gz(h)
+	h = skipForUpgrades(gz(h), h)
 	h = securityHeaders(h, o.CSP, strings.HasPrefix(o.PublicURL, "https://"))
 	h = recoverer(h)
 	h = observe(h, o.Logger, o.Metrics, o.TrustedProxies)
@@ -162,6 +163,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket (or other upgrade) handler;
+// the access log records 101.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
+
+// skipForUpgrades sends connection upgrades (WebSocket) around the gzip
+// wrapper, which cannot compress a hijacked connection.
+func skipForUpgrades(gz, plain http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			plain.ServeHTTP(w, r)
+			return
+		}
+		gz.ServeHTTP(w, r)
+	})
+}
 
 // Flush lets streamed answers through the wrapper.
 func (w *statusWriter) Flush() {
