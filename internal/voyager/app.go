@@ -91,7 +91,11 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"
 	}
-	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint})
+	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint,
+		SignIn: func(w http.ResponseWriter, r *http.Request, userID, method string) error {
+			_, err := p.Auth.SignIn(w, r, userID, method)
+			return err
+		}})
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
 	p.Auth.AddDataSection(dataSection(p, st))

@@ -21,6 +21,10 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 
 	rt.Handle("GET /{$}", read(h.HandleRoot))
 	rt.Handle("GET /brand/{file}", read(h.HandleBrandCSS))
+	// Sign-in on a custom domain: signed in on the platform's host, then
+	// handed over to the domain with a one-time token.
+	rt.Handle("GET /c/{cid}/handoff", read(h.HandleHandoffStart))
+	rt.Handle("GET /auth/handoff", p.SignInLimit(http.HandlerFunc(h.HandleHandoff)))
 	for _, base := range []string{"/c/{cid}", ""} {
 		if base != "" {
 			rt.Handle("GET "+base+"/{$}", read(h.HandleCommunity))

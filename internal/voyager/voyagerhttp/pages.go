@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/web"
@@ -66,7 +68,7 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint}
+	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint, "SignInURL": h.signInURL(s)}
 	if s.mem != nil {
 		convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
 		if err != nil {
@@ -274,4 +276,65 @@ func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Write([]byte(b.String()))
+}
+
+// signInURL is where a visitor signs in: on a custom domain, through the
+// platform's host (where magic links and OAuth callbacks land), which then
+// hands the session over to the domain.
+func (h *Handlers) signInURL(s *scope) string {
+	if s.base == "" && h.o.PublicURL != "" {
+		return strings.TrimRight(h.o.PublicURL, "/") + "/c/" + s.c.ID + "/handoff"
+	}
+	return "/signin?next=" + s.base + "/"
+}
+
+// handoffLife bounds a handoff token's use.
+const handoffLife = 2 * time.Minute
+
+// HandleHandoffStart handles GET /c/{cid}/handoff on the platform host: a
+// signed-in user is sent to the community's own domain with a one-time
+// token. The target is always the community's configured domain.
+func (h *Handlers) HandleHandoffStart(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.community(w, r, false)
+	if !ok {
+		return
+	}
+	if s.user == nil {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	if len(s.c.Branding.Domains) == 0 || h.o.SignIn == nil {
+		http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
+		return
+	}
+	token := newToken()
+	if err := h.o.Chat.Store().CreateHandoff(r.Context(), hashToken(token), s.user.ID, s.c.ID, h.o.Now().Add(handoffLife)); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	scheme := "https"
+	if u, err := url.Parse(h.o.PublicURL); err == nil && u.Scheme == "http" {
+		scheme = "http"
+	}
+	http.Redirect(w, r, scheme+"://"+community.NormalizeHost(s.c.Branding.Domains[0])+"/auth/handoff?token="+url.QueryEscape(token), http.StatusSeeOther)
+}
+
+// HandleHandoff handles GET /auth/handoff?token= on a custom domain: it
+// spends the token and starts a session on this host.
+func (h *Handlers) HandleHandoff(w http.ResponseWriter, r *http.Request) {
+	kind, c := h.Resolve(r.Host)
+	if kind != CommunityHost || h.o.SignIn == nil {
+		h.notFound(w, r, false)
+		return
+	}
+	uid, err := h.o.Chat.Store().UseHandoff(r.Context(), hashToken(r.URL.Query().Get("token")), c.ID, h.o.Now())
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	if err := h.o.SignIn(w, r, uid, "handoff"); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

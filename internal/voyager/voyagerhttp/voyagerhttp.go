@@ -35,6 +35,9 @@ type Options struct {
 	// PublicURL is the platform's address; its host serves the landing
 	// page and /c/{id}. Loopback hosts always do.
 	PublicURL string
+	// SignIn starts a session on the request's host (auth.Service.SignIn);
+	// used to carry a sign-in to a custom domain.
+	SignIn func(w http.ResponseWriter, r *http.Request, userID, method string) error
 	// AIHint, when no provider is configured, tells the chat page which
 	// variable to set.
 	AIHint string

@@ -337,6 +337,35 @@ func insertMessage(ctx context.Context, tx *store.Tx, m chat.Message) error {
 	return nil
 }
 
+// CreateHandoff implements chat.Store.
+func (s *Store) CreateHandoff(ctx context.Context, tokenHash, userID, communityID string, expires time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_handoffs (token_hash, user_id, community_id, expires_at) VALUES (?, ?, ?, ?)`, tokenHash, userID, communityID, expires.UTC())
+	if err != nil {
+		return fmt.Errorf("create handoff: %w", err)
+	}
+	return nil
+}
+
+// UseHandoff implements chat.Store.
+func (s *Store) UseHandoff(ctx context.Context, tokenHash, communityID string, now time.Time) (string, error) {
+	var userID string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var exp time.Time
+		err := tx.QueryRow(ctx, `SELECT user_id, expires_at FROM voyager_handoffs WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).Scan(&userID, &exp)
+		if err != nil {
+			return notFound(err, "sign-in link")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM voyager_handoffs WHERE token_hash = ? OR expires_at < ?`, tokenHash, now.UTC()); err != nil {
+			return err
+		}
+		if !now.Before(exp) {
+			return apperr.E(apperr.Gone, "This sign-in link has expired. Sign in again.")
+		}
+		return nil
+	})
+	return userID, err
+}
+
 // InterruptStreaming implements chat.Store.
 func (s *Store) InterruptStreaming(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.db.Exec(ctx, `UPDATE voyager_messages SET status = 'interrupted', finish_reason = 'interrupted', error = 'the server restarted during the answer' WHERE status = 'streaming' AND created_at < ?`, before.UTC())

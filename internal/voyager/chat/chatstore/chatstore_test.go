@@ -134,6 +134,24 @@ func TestStore(t *testing.T) {
 			t.Fatalf("second use: %v", err)
 		}
 
+		// Handoff tokens: one use, for their community, unexpired.
+		if err := s.CreateHandoff(ctx, "h1", "u1", "beta", now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UseHandoff(ctx, "h1", "alpha", now); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("handoff for another community: %v", err)
+		}
+		if uid, err := s.UseHandoff(ctx, "h1", "beta", now); err != nil || uid != "u1" {
+			t.Fatalf("handoff: %q %v", uid, err)
+		}
+		if _, err := s.UseHandoff(ctx, "h1", "beta", now); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("handoff reused: %v", err)
+		}
+		s.CreateHandoff(ctx, "h2", "u1", "beta", now)
+		if _, err := s.UseHandoff(ctx, "h2", "beta", now); !apperr.Is(err, apperr.Gone) {
+			t.Fatalf("expired handoff: %v", err)
+		}
+
 		// Left streaming by a dead process: interrupted.
 		s.AddMessage(ctx, chat.Message{ID: "m9", ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.Assistant, Status: chat.Streaming, CreatedAt: now})
 		if n, err := s.InterruptStreaming(ctx, now.Add(time.Second)); err != nil || n != 2 { // m9 and the turn's t3
