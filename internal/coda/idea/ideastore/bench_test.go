@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/relaywork/suite/internal/coda/idea"
+	"github.com/relaywork/suite/internal/coda/idea/ideastore"
 	"github.com/relaywork/suite/internal/platform/store"
 	"github.com/relaywork/suite/internal/platform/store/storetest"
 )
@@ -84,6 +86,38 @@ func BenchmarkSearch(b *testing.B) {
 				p, err := e.svc.List(context.Background(), "ada", idea.ListOptions{Query: fmt.Sprint(i % 2000), Limit: 20})
 				if err != nil || len(p.Ideas) != 1 {
 					b.Fatalf("%d results, %v", len(p.Ideas), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPurgeBatch measures purging batches of 250 expired ideas.
+func BenchmarkPurgeBatch(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, migrations)
+			e := setup(b, db)
+			st := ideastore.New(db)
+			ctx := context.Background()
+			for b.Loop() {
+				b.StopTimer()
+				i := 0
+				st.Import(ctx, "ada", func() (idea.Idea, error) {
+					if i == 250 {
+						return idea.Idea{}, ioEOF
+					}
+					i++
+					at := e.clock.Now()
+					return idea.Idea{Title: fmt.Sprintf("purge me %d", i), Body: "A paragraph of *Markdown* notes long enough to look like a real note someone kept.", Tags: []string{"seed"}, Version: 1, CreatedAt: at, UpdatedAt: at}, nil
+				})
+				if _, err := db.Exec(ctx, `UPDATE ideas SET deleted_at = ?, undo_expires_at = ? WHERE user_id = 'ada'`, e.clock.Now(), e.clock.Now()); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				n, err := st.PurgeBatch(ctx, e.clock.Now().Add(time.Second), 250)
+				if err != nil || n != 250 {
+					b.Fatalf("purged %d, %v", n, err)
 				}
 			}
 		})
