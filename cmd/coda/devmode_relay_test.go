@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/relay"
+	"github.com/relaywork/suite/internal/coda/runner"
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 )
 
@@ -118,12 +120,14 @@ func TestDevModeTwoRelayNodes(t *testing.T) {
 			node[k] = v
 		}
 		node["PORT"] = port
-		startRelayNode(t, node, "--advertise", "http://127.0.0.1:"+port)
+		// A heartbeat far beyond the test's deadlines: only the revoke
+		// published over Redis can disconnect the runner in time.
+		startRelayNode(t, node, "--advertise", "http://127.0.0.1:"+port, "--heartbeat", "1h")
 	}
 
 	ada := devSignIn(t, s, "ada@example.com")
 	cfg := pairRunner(t, s, ada, "ada-laptop")
-	startRunner(t, cfg, nil)
+	runDone := startRunner(t, cfg, nil)
 	runnerOnline(t, s, ada, cfg.RunnerID, true) // Coda reads it from Redis
 	onB := func(tk ticket) ticket {
 		tk.RelayURL = strings.Replace(tk.RelayURL, ":"+portA+"/", ":"+portB+"/", 1)
@@ -153,4 +157,22 @@ func TestDevModeTwoRelayNodes(t *testing.T) {
 	}
 	again.send("echo \"[$X]\"\r")
 	again.expect(`\[kept\]`)
+
+	// A revoke in Coda reaches node A over Redis at once: A disconnects
+	// the runner (which stops, told it was revoked), the terminal forwarded
+	// through B ends, and Coda shows the runner offline.
+	resp, err := ada.PostForm(s.URL+"/devmode/runners/"+cfg.RunnerID+"/revoke", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case err := <-runDone:
+		if !errors.Is(err, runner.ErrRevoked) {
+			t.Fatalf("runner ended with %v, want ErrRevoked", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked runner is still connected to node A")
+	}
+	waitClosed(t, again, "revoke through node B")
 }

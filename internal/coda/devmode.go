@@ -52,7 +52,17 @@ func (s *site) mountDevMode(ctx context.Context, m *app.Mounted) error {
 		return err
 	}
 	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: p.Logger})
-	svc.SetOnRevoke(rl.Disconnect)
+	svc.SetOnRevoke(func(runnerID string) {
+		rl.Disconnect(runnerID)
+		if p.Redis != nil {
+			// Relays run alone (`coda relay`) disconnect it too, at once.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := relay.PublishRevoke(ctx, p.Redis, runnerID); err != nil {
+				p.Logger.Warn("devmode revoke not published; relays find it at their next heartbeat", "err", err)
+			}
+		}
+	})
 	d := &devMode{s: s, svc: svc, relay: rl}
 	d.routes()
 	m.AddClose(rl.Close)

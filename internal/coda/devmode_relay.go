@@ -28,7 +28,7 @@ import (
 func RelayCommand() app.Command {
 	return app.Command{
 		Name:    "relay",
-		Usage:   "relay [--addr :PORT] [--advertise URL]",
+		Usage:   "relay [--addr :PORT] [--advertise URL] [--heartbeat 20s]",
 		Summary: "run the DevMode relay alone (for scale-out); see docs/devmode-relay.md",
 		Run:     runRelay,
 	}
@@ -39,8 +39,9 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 	fl.SetOutput(env.Stderr)
 	addr := fl.String("addr", "", "listen address (default :PORT)")
 	advertise := fl.String("advertise", "", "this node's URL for the other relay nodes (with REDIS_URL), e.g. http://10.0.0.5:3000")
+	heartbeat := fl.Duration("heartbeat", relay.DefaultPing, "how often connections are pinged and connected runners' credentials checked again")
 	if err := fl.Parse(args); err != nil {
-		return app.Usagef("usage: coda relay [--addr :PORT] [--advertise URL]")
+		return app.Usagef("usage: coda relay [--addr :PORT] [--advertise URL] [--heartbeat 20s]")
 	}
 	c, err := config.Load(config.Coda, env.Getenv, config.Options{})
 	if err != nil {
@@ -85,7 +86,7 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 		*advertise = ""
 	}
 	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: log, OriginPatterns: origins, Recheck: true,
-		Redis: rdb, Advertise: *advertise, Secret: []byte(c.DevModeJWTSecret)})
+		PingInterval: *heartbeat, Redis: rdb, Advertise: *advertise, Secret: []byte(c.DevModeJWTSecret)})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+relayRunnerPath, rl.HandleRunner)
 	mux.HandleFunc("GET "+relayTerminalPath, rl.HandleTerminal)

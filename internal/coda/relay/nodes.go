@@ -183,3 +183,46 @@ func (r *Relay) forward(ctx context.Context, ws *websocket.Conn, node string, id
 	}
 	<-done
 }
+
+// revokeChannel carries the IDs of revoked runners from Coda to every
+// relay node, so that each disconnects the runner at once instead of at
+// its next heartbeat's credential check.
+const revokeChannel = "devmode:revoke"
+
+// PublishRevoke tells every relay node sharing rdb that runnerID was
+// revoked. Delivery is best effort (Redis pub/sub): a node that misses it
+// still finds the revoke at its next heartbeat (Options.Recheck).
+func PublishRevoke(ctx context.Context, rdb redis.UniversalClient, runnerID string) error {
+	return rdb.Publish(ctx, revokeChannel, runnerID).Err()
+}
+
+// subscribeRevokes disconnects runners named on revokeChannel until the
+// relay closes. go-redis resubscribes by itself after a lost connection.
+func (r *Relay) subscribeRevokes(ready chan<- struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-r.done
+		cancel()
+	}()
+	ps := r.o.Redis.Subscribe(ctx, revokeChannel)
+	defer ps.Close()
+	// Wait for the subscription to be confirmed, so that a revoke published
+	// after New returns is not missed.
+	if _, err := ps.Receive(ctx); err != nil && ctx.Err() == nil {
+		r.o.Logger.Warn("devmode relay revoke subscription", "err", err)
+	}
+	close(ready)
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			r.Disconnect(m.Payload)
+		}
+	}
+}

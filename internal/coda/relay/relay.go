@@ -75,7 +75,8 @@ type Options struct {
 	// Redis and Advertise make this node one of several: connected runners
 	// are listed in Redis under this node's Advertise URL (how other nodes
 	// reach it, e.g. http://10.0.0.5:3000), and a browser whose runner is on
-	// another node is forwarded there. Secret signs those forwards.
+	// another node is forwarded there. Secret signs those forwards. With
+	// Redis the relay also listens for revokes (PublishRevoke) until Close.
 	Redis     redis.UniversalClient
 	Advertise string
 	Secret    []byte
@@ -128,8 +129,19 @@ func New(o Options) *Relay {
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPing
 	}
-	return &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{},
+	r := &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{},
 		watched: map[*websocket.Conn]struct{}{}, done: make(chan struct{})}
+	if o.Redis != nil {
+		// Revokes published by Coda (PublishRevoke) disconnect at once.
+		ready := make(chan struct{})
+		go r.subscribeRevokes(ready)
+		select {
+		case <-ready:
+		case <-time.After(5 * time.Second):
+			o.Logger.Warn("devmode relay: revoke subscription not confirmed yet")
+		}
+	}
+	return r
 }
 
 // Online reports whether the runner is connected to this node.
