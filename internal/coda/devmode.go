@@ -51,7 +51,7 @@ func (s *site) mountDevMode(ctx context.Context, m *app.Mounted) error {
 	if err != nil {
 		return err
 	}
-	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: p.Logger})
+	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: p.Logger, Now: p.Now})
 	svc.SetOnRevoke(func(runnerID string) {
 		rl.Disconnect(runnerID)
 		if p.Redis != nil {

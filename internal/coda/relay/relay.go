@@ -68,6 +68,12 @@ type Options struct {
 	// PingInterval is how often connections are pinged; a ping unanswered
 	// within the same interval closes the connection (DefaultPing if 0).
 	PingInterval time.Duration
+	// SeenEvery is how often the heartbeat reports a connected runner as
+	// seen (Auth.RunnerSeen), so its "last seen" stays true while it
+	// stays connected (DefaultSeenEvery if 0).
+	SeenEvery time.Duration
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
 	// Recheck makes the heartbeat check each connected runner's credential
 	// again, so a revoke made in another process (a separate relay)
 	// disconnects the runner within PingInterval.
@@ -94,6 +100,7 @@ const (
 	DefaultScrollback = 64 << 10
 	DefaultGrace      = 60 * time.Second
 	DefaultPing       = 20 * time.Second
+	DefaultSeenEvery  = time.Minute
 	// MaxChunk is the largest output chunk a runner sends in one frame.
 	MaxChunk = 32 << 10
 )
@@ -128,6 +135,12 @@ func New(o Options) *Relay {
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPing
+	}
+	if o.SeenEvery <= 0 {
+		o.SeenEvery = DefaultSeenEvery
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	r := &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{},
 		watched: map[*websocket.Conn]struct{}{}, done: make(chan struct{})}
@@ -247,6 +260,7 @@ func (r *Relay) heartbeat() {
 			r.recheck()
 		}
 		r.announceAll()
+		go r.touchSeen()
 		for _, ws := range conns {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), r.o.PingInterval)
@@ -279,6 +293,27 @@ func (r *Relay) recheck() {
 	}
 }
 
+// touchSeen reports runners connected for SeenEvery since they were last
+// reported as seen, one at a time (one database write each, at most once
+// per SeenEvery per runner).
+func (r *Relay) touchSeen() {
+	now := r.o.Now()
+	r.mu.Lock()
+	var due []*runnerConn
+	for _, rc := range r.runners {
+		if now.Sub(rc.seen) >= r.o.SeenEvery {
+			rc.seen = now
+			due = append(due, rc)
+		}
+	}
+	r.mu.Unlock()
+	for _, rc := range due {
+		if rc.ctx.Err() == nil {
+			r.o.Auth.RunnerSeen(rc.ctx, rc.id.RunnerID, Hello{})
+		}
+	}
+}
+
 // ---- runners ----
 
 // runnerConn is a connected runner.
@@ -289,6 +324,7 @@ type runnerConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	cred   string
+	seen   time.Time // last reported to Auth.RunnerSeen (Relay.mu)
 
 	mu     sync.Mutex
 	terms  map[uint32]*terminal
@@ -311,7 +347,7 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 	}
 	ws.SetReadLimit(MaxChunk + 1024)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
-	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, cred: cred, terms: map[uint32]*terminal{}}
+	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, cred: cred, terms: map[uint32]*terminal{}, seen: r.o.Now()}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()

@@ -27,6 +27,7 @@ type Auth struct {
 	mu      sync.Mutex
 	tickets map[string]relay.Identity
 	n       int
+	seen    map[string][]relay.Hello
 }
 
 // AuthenticateRunner implements relay.Auth.
@@ -50,8 +51,22 @@ func (a *Auth) RedeemTicket(_ context.Context, t string) (relay.Identity, error)
 	return id, nil
 }
 
-// RunnerSeen implements relay.Auth.
-func (a *Auth) RunnerSeen(context.Context, string, relay.Hello) {}
+// RunnerSeen implements relay.Auth; Seen returns what it recorded.
+func (a *Auth) RunnerSeen(_ context.Context, runnerID string, h relay.Hello) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil {
+		a.seen = map[string][]relay.Hello{}
+	}
+	a.seen[runnerID] = append(a.seen[runnerID], h)
+}
+
+// Seen returns the RunnerSeen calls for runnerID so far, in order.
+func (a *Auth) Seen(runnerID string) []relay.Hello {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]relay.Hello(nil), a.seen[runnerID]...)
+}
 
 // Event implements relay.Auth.
 func (a *Auth) Event(context.Context, relay.Event) {}
