@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -71,6 +73,25 @@ func TestDevModeSeparateRelay(t *testing.T) {
 	})
 	if !strings.HasPrefix(tk.RelayURL, "ws://127.0.0.1:"+relayPort+"/") {
 		t.Fatalf("browser was sent to %q", tk.RelayURL)
+	}
+
+	// The relay alone has the routes every server has.
+	base := "http://127.0.0.1:" + relayPort
+	for _, tc := range []struct{ path, want string }{
+		{"/healthz", `"status":"ok"`},
+		{"/readyz", `"database":{"status":"ok"}`},
+		{"/metrics", "devmode_relay_runners 1"},
+		{"/metrics", `http_requests_total{code="200",method="GET",route="GET /healthz"} 1`},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
+			t.Fatalf("GET %s: got %d %.300q, want 200 with %s", tc.path, resp.StatusCode, body, tc.want)
+		}
 	}
 }
 

@@ -2,12 +2,9 @@ package coda
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -87,10 +84,35 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 	}
 	rl := relay.New(relay.Options{Auth: relayAuth{svc}, Logger: log, OriginPatterns: origins, Recheck: true,
 		PingInterval: *heartbeat, Redis: rdb, Advertise: *advertise, Secret: []byte(c.DevModeJWTSecret)})
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+relayRunnerPath, rl.HandleRunner)
-	mux.HandleFunc("GET "+relayTerminalPath, rl.HandleTerminal)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	defer rl.Close()
+
+	// The platform's health, metrics and middleware, as on `coda serve`.
+	reg := obs.NewRegistry()
+	registerRelayMetrics(reg, rl)
+	var srv *server.Server
+	health := &server.Health{
+		Version:  app.Version,
+		Draining: func() bool { return srv != nil && srv.Draining() },
+		Checks:   []server.Check{{Name: "database", Func: db.Ping}},
+	}
+	if rdb != nil {
+		health.Checks = append(health.Checks, server.Check{Name: "redis", Func: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+	rt := server.NewRouter(nil)
+	rt.HandleFunc("GET "+relayRunnerPath, rl.HandleRunner)
+	rt.HandleFunc("GET "+relayTerminalPath, rl.HandleTerminal)
+	health.Register(rt)
+	rt.Handle("GET /metrics", server.MetricsHandler(reg, c.MetricsToken))
+	h, err := server.Stack(rt, server.StackOptions{
+		Logger:         log,
+		Metrics:        obs.NewHTTPMetrics(reg),
+		PublicURL:      c.PublicURL,
+		TrustedProxies: c.TrustedProxies,
+		MaxBodyBytes:   c.MaxBodyBytes,
+	})
+	if err != nil {
+		return err
+	}
 	if *addr == "" {
 		*addr = c.Addr()
 	}
@@ -98,25 +120,17 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("coda relay: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(env.Stdout, "coda relay listening on http://%s\n", ln.Addr())
-	if env.Ready != nil {
-		env.Ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	rl.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	srv = server.New(server.Options{Handler: h, Logger: log, ShutdownTimeout: c.ShutdownTimeout,
+		OnReady: func(a string) {
+			fmt.Fprintf(env.Stdout, "coda relay listening on http://%s\n", a)
+			if env.Ready != nil {
+				env.Ready(a)
+			}
+		}})
+	// Hijacked WebSockets are not waited for by a shutdown: tell runners
+	// and browsers the relay is going away, so they reconnect elsewhere.
+	srv.RegisterOnShutdown(func() { rl.Close() })
+	return srv.Serve(ctx, ln)
 }
 
 // hostOf returns the host[:port] of an origin such as https://coda.example.com.
