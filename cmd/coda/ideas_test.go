@@ -275,10 +275,16 @@ func TestIdeasAPI(t *testing.T) {
 		if st != 200 || !strings.Contains(string(ib), `"imported":0,"duplicates":2`) {
 			t.Fatalf("re-import: %d %s", st, ib)
 		}
+		// An import may be larger than MAX_BODY_BYTES (1 MB), up to its own limit.
 		big := `{"format":"coda.ideas","version":1,"ideas":[` + strings.Repeat(`{"title":"padding","body":"`+strings.Repeat("x", 1000)+`"},`, 1100) + `{"title":"last"}]}`
 		st, _, ib = bob.do("POST", "/api/ideas/import", []byte(big), "")
+		if st != 200 || !strings.Contains(string(ib), `"imported":2,"duplicates":1099`) {
+			t.Fatalf("import of 1.1 MB: %d %s", st, ib)
+		}
+		huge := `{"format":"coda.ideas","version":1,"ideas":[` + strings.Repeat(`{"title":"padding","body":"`+strings.Repeat("x", 1000)+`"},`, 17000) + `{"title":"last"}]}`
+		st, _, ib = bob.do("POST", "/api/ideas/import", []byte(huge), "")
 		if st != 413 || !strings.Contains(string(ib), `"code":"too_large"`) {
-			t.Fatalf("import over the body limit: %d %s", st, ib)
+			t.Fatalf("import over the 16 MB limit: %d %s", st, ib)
 		}
 		st, _, ib = bob.do("POST", "/api/ideas/import", []byte(`{"format":"other","ideas":[]}`), "")
 		if st != 422 || !strings.Contains(string(ib), `"format"`) {
@@ -404,12 +410,12 @@ func assertNoSecret(t *testing.T, env map[string]string, secret string) {
 	}
 }
 
-// TestUndoWindowAndPurge runs with UNDO_WINDOW=1s (read from the process
-// environment, hence not parallel): an undo after the window answers 410,
-// and both the cron route and `coda cron run` purge what expired.
+// TestUndoWindowAndPurge runs with UNDO_WINDOW=1s: an undo after the
+// window answers 410, and both the cron route and `coda cron run` purge
+// what expired.
 func TestUndoWindowAndPurge(t *testing.T) {
-	t.Setenv("UNDO_WINDOW", "1s")
-	env := apptest.BaseEnv(t, map[string]string{"RATE_LIMIT_SCALE": "0", "CRON_SECRET": "cron-secret-for-tests"})
+	t.Parallel()
+	env := apptest.BaseEnv(t, map[string]string{"RATE_LIMIT_SCALE": "0", "CRON_SECRET": "cron-secret-for-tests", "UNDO_WINDOW": "1s"})
 	s := apptest.Start(t, run, env)
 	ada := ideasSignIn(t, s, "ada@example.com")
 	var tokens []string

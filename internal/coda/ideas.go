@@ -2,10 +2,7 @@ package coda
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/apitoken"
@@ -47,35 +44,13 @@ type ideasHTTP struct {
 	audit  *audit.Log
 }
 
-// undoWindow reads UNDO_WINDOW (a duration such as 10m, or seconds). The
-// platform's config does not know this variable and hands products no
-// getenv, so it is read from the process environment here.
-func undoWindow(getenv func(string) string) (time.Duration, error) {
-	raw := strings.TrimSpace(getenv("UNDO_WINDOW"))
-	if raw == "" {
-		return idea.DefaultUndoWindow, nil
-	}
-	d, err := time.ParseDuration(raw)
-	if err != nil {
-		var n int
-		if _, err2 := fmt.Sscanf(raw, "%d", &n); err2 != nil || fmt.Sprint(n) != raw {
-			return 0, fmt.Errorf("UNDO_WINDOW %q must be a duration such as 10m or 30s", raw)
-		}
-		d = time.Duration(n) * time.Second
-	}
-	if d <= 0 || d > 30*24*time.Hour {
-		return 0, fmt.Errorf("UNDO_WINDOW %q must be more than 0 and at most 720h", raw)
-	}
-	return d, nil
-}
+// importMaxBytes bounds an import's request body: about 50,000 ideas of
+// ordinary length.
+const importMaxBytes = 16 << 20
 
 // mountIdeas registers the ideas pages, API and jobs.
 func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
-	window, err := undoWindow(os.Getenv)
-	if err != nil {
-		return err
-	}
-	svc := idea.NewService(idea.Options{Store: ideastore.New(s.p.DB), Now: s.p.Now, UndoWindow: window, Logger: s.p.Logger})
+	svc := idea.NewService(idea.Options{Store: ideastore.New(s.p.DB), Now: s.p.Now, UndoWindow: s.p.Config.UndoWindow, Logger: s.p.Logger})
 	h := &ideasHTTP{s: s, svc: svc, tokens: apitoken.New(s.p.DB, s.p.Now), audit: s.p.Audit}
 	if err := s.p.Cron.Register(cron.Job{
 		Name:        PurgeJob,
@@ -86,6 +61,13 @@ func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
 		return err
 	}
 	s.ideaRoutes(h)
+	// An import takes a whole export back, which outgrows MAX_BODY_BYTES
+	// after a few thousand ideas.
+	if m.BodyLimits == nil {
+		m.BodyLimits = map[string]int64{}
+	}
+	m.BodyLimits["/api/ideas/import"] = importMaxBytes
+	m.BodyLimits["/ideas/import"] = importMaxBytes
 	return nil
 }
 

@@ -374,7 +374,7 @@ func (h *ideasHTTP) handleIdeaImport(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			err = &apperr.Error{Kind: apperr.TooLarge, Message: "The file is larger than the server accepts (MAX_BODY_BYTES)."}
+			err = &apperr.Error{Kind: apperr.TooLarge, Message: fmt.Sprintf("The file is larger than the %d MB an import accepts; split it and import the parts.", importMaxBytes>>20)}
 		}
 		apiError(w, r, err)
 		return

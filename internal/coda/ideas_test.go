@@ -3,31 +3,7 @@ package coda
 import (
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestUndoWindow(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		raw  string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 10 * time.Minute, true},
-		{"30s", 30 * time.Second, true},
-		{"2h", 2 * time.Hour, true},
-		{"90", 90 * time.Second, true},
-		{"0", 0, false},
-		{"-5m", 0, false},
-		{"soon", 0, false},
-		{"9999h", 0, false},
-	} {
-		got, err := undoWindow(func(string) string { return tc.raw })
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("UNDO_WINDOW=%q: got %v, %v; want %v, ok=%v", tc.raw, got, err, tc.want, tc.ok)
-		}
-	}
-}
 
 func TestMarkdownIsInert(t *testing.T) {
 	t.Parallel()

@@ -86,7 +86,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		// Several instances: answers in progress are shared through Redis.
 		bus = chatredis.New(p.Redis, "voyager:")
 	}
-	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: chat.DefaultHistoryLimit})
+	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit})
 	hint := ""
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"

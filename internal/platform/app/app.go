@@ -67,6 +67,9 @@ type Mounted struct {
 	Checks   []server.Check // extra readiness checks
 	// TrustedOrigins may send unsafe cross-origin requests (custom domains).
 	TrustedOrigins []string
+	// BodyLimits are request body limits for exact paths that need more
+	// (or less) than MAX_BODY_BYTES, e.g. an import.
+	BodyLimits map[string]int64
 	// Start runs background work while serving (after the server listens);
 	// it must return when ctx ends.
 	Start func(ctx context.Context)

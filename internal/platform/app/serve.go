@@ -90,6 +90,7 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		TrustedProxies: c.TrustedProxies,
 		MaxBodyBytes:   c.MaxBodyBytes,
 		TrustedOrigins: trusted,
+		BodyLimits:     m.BodyLimits,
 	})
 	if err != nil {
 		return err

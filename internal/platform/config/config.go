@@ -72,6 +72,9 @@ type Config struct {
 	StripeWebhookSecret               string
 	StripePriceID                     string
 	CommunitiesDir                    string
+	ChatHistoryLimit                  int
+
+	UndoWindow time.Duration
 
 	DevModeJWTSecret   string
 	DevModeRelayURL    string
@@ -211,6 +214,12 @@ func (c *Config) validate() Problems {
 	pair("OIDC_CLIENT_ID", c.OIDCClientID, "OIDC_CLIENT_SECRET", c.OIDCClientSecret)
 	if c.OIDCClientID != "" && c.OIDCIssuer == "" {
 		p = append(p, "OIDC_ISSUER: required when OIDC_CLIENT_ID is set (the issuer URL of your Keycloak, Authentik or Dex)")
+	}
+	if c.Product == Coda && (c.UndoWindow <= 0 || c.UndoWindow > 30*24*time.Hour) {
+		p = append(p, fmt.Sprintf("UNDO_WINDOW=%s: must be more than 0 and at most 720h (such as 10m)", c.UndoWindow))
+	}
+	if c.Product == Voyager && (c.ChatHistoryLimit < 1 || c.ChatHistoryLimit > 200) {
+		p = append(p, fmt.Sprintf("CHAT_HISTORY_LIMIT=%d: must be between 1 and 200 messages", c.ChatHistoryLimit))
 	}
 	if c.Production() {
 		need := func(name, val, why string) {

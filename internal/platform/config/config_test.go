@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string {
@@ -141,6 +142,35 @@ func TestEnvExampleUpToDate(t *testing.T) {
 	for _, v := range Vars {
 		if !strings.Contains(string(b), v.Name+"=") {
 			t.Errorf(".env.example lacks %s", v.Name)
+		}
+	}
+}
+
+func TestProductLimits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		p    Product
+		name string
+		raw  string
+		ok   bool
+	}{
+		{Coda, "UNDO_WINDOW", "", true},
+		{Coda, "UNDO_WINDOW", "30s", true},
+		{Coda, "UNDO_WINDOW", "0", false},
+		{Coda, "UNDO_WINDOW", "9999h", false},
+		{Coda, "UNDO_WINDOW", "soon", false},
+		{Voyager, "CHAT_HISTORY_LIMIT", "", true},
+		{Voyager, "CHAT_HISTORY_LIMIT", "50", true},
+		{Voyager, "CHAT_HISTORY_LIMIT", "0", false},
+		{Voyager, "CHAT_HISTORY_LIMIT", "many", false},
+	} {
+		c, err := Load(tc.p, env(map[string]string{"DATA_DIR": dir, tc.name: tc.raw}), Options{EnvFile: filepath.Join(dir, "none"), NoGenerate: true})
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.name)) {
+			t.Errorf("%s=%q: got %v, want ok=%v", tc.name, tc.raw, err, tc.ok)
+		}
+		if tc.raw == "" && (c.UndoWindow != 10*time.Minute && tc.p == Coda || c.ChatHistoryLimit != 20 && tc.p == Voyager) {
+			t.Errorf("%s default: got %v / %d", tc.name, c.UndoWindow, c.ChatHistoryLimit)
 		}
 	}
 }

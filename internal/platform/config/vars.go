@@ -246,10 +246,13 @@ var Vars = []Var{
 	{Name: "ANTHROPIC_BASE_URL", Group: "AI (Voyager)", Doc: "proxy or compatible endpoint for Anthropic", Products: onlyVoyager, field: func(c *Config) any { return &c.AnthropicBaseURL }},
 	{Name: "OPENAI_API_KEY", Group: "AI (Voyager)", Doc: "fallback provider", Secret: true, Products: onlyVoyager, Example: "sk-...", field: func(c *Config) any { return &c.OpenAIAPIKey }},
 	{Name: "OPENAI_BASE_URL", Group: "AI (Voyager)", Doc: "OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp), ending in /v1/", Products: onlyVoyager, field: func(c *Config) any { return &c.OpenAIBaseURL }},
+	{Name: "CHAT_HISTORY_LIMIT", Group: "AI (Voyager)", Doc: "how many earlier messages of a conversation go with each question (the guides' cost rule)", Default: "20", Products: onlyVoyager, field: func(c *Config) any { return &c.ChatHistoryLimit }},
 	{Name: "COMMUNITIES_DIR", Group: "AI (Voyager)", Doc: "folder of community JSON files", Default: "./communities", Products: onlyVoyager, field: func(c *Config) any { return &c.CommunitiesDir }},
 	{Name: "STRIPE_SECRET_KEY", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "sk_live_...", field: func(c *Config) any { return &c.StripeSecretKey }},
 	{Name: "STRIPE_WEBHOOK_SECRET", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "whsec_...", field: func(c *Config) any { return &c.StripeWebhookSecret }},
 	{Name: "STRIPE_PRICE_ID", Group: "Billing (Voyager)", Products: onlyVoyager, Example: "price_...", field: func(c *Config) any { return &c.StripePriceID }},
+
+	{Name: "UNDO_WINDOW", Group: "Ideas (Coda)", Doc: "how long a deleted idea can be restored; the daily purge-soft-deletes job removes it after", Default: "10m", Products: onlyCoda, field: func(c *Config) any { return &c.UndoWindow }},
 
 	{Name: "ENABLE_DEVMODE", Aliases: []string{"NEXT_PUBLIC_ENABLE_DEVMODE"}, Group: "DevMode (Coda)", Doc: "offer the browser terminal", Default: "true", Products: onlyCoda, field: func(c *Config) any { return &c.EnableDevMode }},
 	{Name: "DEVMODE_JWT_SECRET", Group: "DevMode (Coda)", Doc: "signs runner credentials (generated in development)", Secret: true, Products: onlyCoda, Example: "openssl rand -base64 32", field: func(c *Config) any { return &c.DevModeJWTSecret }},

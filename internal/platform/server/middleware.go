@@ -34,6 +34,9 @@ type StackOptions struct {
 	TrustedOrigins []string
 	// CSP overrides the default Content-Security-Policy.
 	CSP string
+	// BodyLimits raise (or lower) MaxBodyBytes for exact request paths,
+	// such as an import endpoint that takes a whole export.
+	BodyLimits map[string]int64
 }
 
 // DefaultCSP allows only this origin's scripts, styles and connections:
@@ -61,7 +64,7 @@ func Stack(h http.Handler, o StackOptions) (http.Handler, error) {
 		httpapi.Error(w, r, &apperr.Error{Kind: apperr.Forbidden, Code: "cross_origin", Message: "Cross-origin requests that change data are refused."})
 	}))
 	h = cop.Handler(h)
-	h = bodyLimit(h, o.MaxBodyBytes)
+	h = bodyLimit(h, o.MaxBodyBytes, o.BodyLimits)
 	gz, err := gzhttp.NewWrapper(gzhttp.MinSize(512), gzhttp.ExceptContentTypes([]string{"text/event-stream"}))
 	if err != nil {
 		return nil, err
@@ -279,8 +282,12 @@ func securityHeaders(next http.Handler, csp string, hsts bool) http.Handler {
 	})
 }
 
-func bodyLimit(next http.Handler, max int64) http.Handler {
+func bodyLimit(next http.Handler, def int64, byPath map[string]int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := def
+		if n, ok := byPath[r.URL.Path]; ok {
+			max = n
+		}
 		if r.ContentLength > max {
 			httpapi.Error(w, r, &apperr.Error{Kind: apperr.TooLarge, Message: "The request body is larger than the limit of " + strconv.FormatInt(max, 10) + " bytes."})
 			return
