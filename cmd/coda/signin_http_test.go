@@ -241,13 +241,21 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("too long a name: got %d, want 422 with the field's error", resp.StatusCode)
 	}
 
+	if resp, body := b.do("POST", "/ideas", url.Values{"capture": {"Walk the dog #home"}}, nil); resp.StatusCode != 200 {
+		t.Fatalf("capture an idea: %d\n%s", resp.StatusCode, body)
+	}
 	resp, body = b.do("GET", "/account/export", nil, nil)
 	var export struct {
 		Format string
 		User   struct{ Email, Name string }
+		Ideas  struct {
+			Format string
+			Ideas  []struct{ Title string }
+		}
 	}
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || json.Unmarshal([]byte(body), &export) != nil ||
-		export.Format != "account-export" || export.User.Email != "lin@example.com" || export.User.Name != "Lin <Ma>" {
+		export.Format != "account-export" || export.User.Email != "lin@example.com" || export.User.Name != "Lin <Ma>" ||
+		export.Ideas.Format != "coda.ideas" || len(export.Ideas.Ideas) != 1 || export.Ideas.Ideas[0].Title != "Walk the dog" {
 		t.Fatalf("export: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
 	}
 

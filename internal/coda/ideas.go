@@ -2,6 +2,7 @@ package coda
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -61,6 +62,13 @@ func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
 		return err
 	}
 	s.ideaRoutes(h)
+	// The account's "download my data" carries every idea in the export
+	// format; deleting the account removes them (ideas reference users ON
+	// DELETE CASCADE).
+	s.p.Auth.AddDataSection(auth.DataSection{Name: "ideas", Export: func(ctx context.Context, userID string, w io.Writer) error {
+		_, err := svc.ExportJSON(ctx, userID, w)
+		return err
+	}})
 	// An import takes a whole export back, which outgrows MAX_BODY_BYTES
 	// after a few thousand ideas.
 	if m.BodyLimits == nil {
