@@ -2,11 +2,13 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -362,11 +364,20 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 		old.ws.Close(CloseReplaced, "runner connected again")
 		old.cancel()
 	}
+	// The connection is served by a goroutine of its own and the handler
+	// returns: net/http then lets go of its per-connection state (buffers,
+	// request), which an idle connection would otherwise keep.
+	go rc.serve()
+}
+
+// serve runs a runner's connection until it ends.
+func (rc *runnerConn) serve() {
+	r, id, ws, ctx, cancel := rc.r, rc.id, rc.ws, rc.ctx, rc.cancel
 	r.announce(ctx, id.RunnerID)
 	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
 	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
 	unwatch := r.watch(ws)
-	err = rc.readLoop()
+	err := rc.readLoop()
 	unwatch()
 	cancel()
 	rc.shutdown()
@@ -504,7 +515,39 @@ type hijackWriter struct {
 	inner http.Hijacker
 }
 
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.inner.Hijack() }
+// Buffer sizes of a relay WebSocket. net/http hands a hijacker its
+// connection's 4 KiB reader and writer, which the WebSocket would keep for
+// its lifetime; most connections sit idle. Frames larger than a buffer
+// are read and written straight from and to the socket by bufio, so small
+// buffers cost no extra system calls for bulk output, and the control
+// messages and keystrokes that are small fit in one.
+const (
+	connReadBuf  = 512
+	connWriteBuf = 512
+)
+
+// Hijack returns the connection with small buffers of its own (carrying
+// over whatever net/http had already read), so that net/http's buffers
+// are freed with its connection state once the handler returns.
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := w.inner.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(c, connReadBuf)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// What the client sent right behind its upgrade request must be
+		// in the buffer itself: the WebSocket keeps the buffered bytes and
+		// then reads the connection directly.
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(b), c), max(connReadBuf, n))
+		if _, err := br.Peek(n); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	return c, bufio.NewReadWriter(br, bufio.NewWriterSize(c, connWriteBuf)), nil
+}
 
 func upgradable(w http.ResponseWriter) http.ResponseWriter {
 	cur := w

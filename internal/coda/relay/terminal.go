@@ -240,9 +240,16 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		return // Accept answered (403 for a foreign origin)
 	}
-	defer ws.CloseNow()
 	ws.SetReadLimit(64 << 10)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	// As for runners, the connection outlives the handler so that net/http
+	// lets go of its per-connection state.
+	go r.serveTerminal(ws, context.WithoutCancel(req.Context()))
+}
+
+// serveTerminal runs a browser's connection until it ends.
+func (r *Relay) serveTerminal(ws *websocket.Conn, parent context.Context) {
+	defer ws.CloseNow()
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
