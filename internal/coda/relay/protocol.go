@@ -59,8 +59,14 @@ const (
 	CloseRefused  = 4003 // browser: bad or spent ticket
 )
 
-// Frame header size of a binary frame on a runner connection.
-const headerLen = 4
+// HeaderLen is the size of a binary frame's header on a runner connection.
+const HeaderLen = 4
+
+const headerLen = HeaderLen
+
+// PutFrameID writes terminal id into the header of frame b (at least
+// HeaderLen bytes), for senders that read a frame's bytes in place after it.
+func PutFrameID(b []byte, id uint32) { binary.BigEndian.PutUint32(b, id) }
 
 // EncodeFrame returns a runner-connection binary frame for terminal id:
 // a 4-byte big-endian terminal ID followed by the bytes.

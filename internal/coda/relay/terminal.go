@@ -14,8 +14,16 @@ import (
 // item is one entry of a terminal's output queue: bytes, or the exit.
 type item struct {
 	data []byte
+	buf  *[]byte // from frameBufs, returned once data was delivered
 	exit *int
 	msg  string
+}
+
+// release returns the item's buffer to frameBufs.
+func (it item) release() {
+	if it.buf != nil {
+		frameBufs.Put(it.buf)
+	}
 }
 
 // terminal is one shell on a runner, with at most one browser attached.
@@ -126,6 +134,7 @@ func (t *terminal) pump() {
 		if b != nil && b.write(it.data) != nil {
 			t.detach(b)
 		}
+		it.release()
 		owed += len(it.data)
 		if owed >= batch {
 			t.rc.ack(t.id, owed)

@@ -294,20 +294,43 @@ func (t *term) writeInput() {
 }
 
 // readOutput streams PTY output within the credit window, then reports
-// the exit status.
+// the exit status. Reading the PTY and writing the connection overlap: while
+// one frame is being sent, the next is read, so the program writing the
+// output is not held up by the connection (the PTY's kernel buffer is
+// only a few KiB).
 func (t *term) readOutput() {
-	buf := make([]byte, relay.MaxChunk)
+	const inFlight = 2 // frames read ahead of the one being sent
+	free := make(chan []byte, inFlight+1)
+	for range inFlight + 1 {
+		free <- make([]byte, relay.HeaderLen+relay.MaxChunk)
+	}
+	frames := make(chan []byte, inFlight)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		failed := false
+		for f := range frames {
+			if !failed && t.c.ws.Write(t.c.ctx, websocket.MessageBinary, f) != nil {
+				failed = true
+				t.kill() // the reader's next read fails
+			}
+			free <- f[:cap(f)]
+		}
+	}()
 	for {
 		t.mu.Lock()
 		for t.avail <= 0 && !t.killed && t.c.ctx.Err() == nil {
 			t.cond.Wait()
 		}
-		n := min(t.avail, len(buf))
+		n := min(t.avail, relay.MaxChunk)
 		stop := t.killed || t.c.ctx.Err() != nil
 		t.mu.Unlock()
 		if stop {
 			break
 		}
+		frame := <-free
+		relay.PutFrameID(frame, t.id)
+		buf := frame[relay.HeaderLen:]
 		// Only as much as the window allows is read; the rest waits in the
 		// kernel's PTY buffer, which blocks the program when full.
 		k, err := t.pty.Read(buf[:n])
@@ -318,15 +341,16 @@ func (t *term) readOutput() {
 			t.mu.Lock()
 			t.avail -= k
 			t.mu.Unlock()
-			frame := relay.EncodeFrame(t.id, buf[:k])
-			if werr := t.c.ws.Write(t.c.ctx, websocket.MessageBinary, frame); werr != nil {
-				break
-			}
+			frames <- frame[:relay.HeaderLen+k]
+		} else {
+			free <- frame
 		}
 		if err != nil {
 			break // EIO once the shell and its children closed the terminal
 		}
 	}
+	close(frames)
+	<-sent // all output goes before the exit
 	t.kill()
 	waited := make(chan struct{})
 	go func() {
