@@ -364,19 +364,19 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 		old.ws.Close(CloseReplaced, "runner connected again")
 		old.cancel()
 	}
-	// The connection is served by a goroutine of its own and the handler
-	// returns: net/http then lets go of its per-connection state (buffers,
-	// request), which an idle connection would otherwise keep.
-	go rc.serve()
-}
-
-// serve runs a runner's connection until it ends.
-func (rc *runnerConn) serve() {
-	r, id, ws, ctx, cancel := rc.r, rc.id, rc.ws, rc.ctx, rc.cancel
 	r.announce(ctx, id.RunnerID)
 	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
 	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
-	unwatch := r.watch(ws)
+	// The connection is served by a goroutine of its own that runs only
+	// its read loop, and the handler returns: net/http then lets go of its
+	// per-connection state (buffers, request), which an idle connection
+	// would otherwise keep, and the goroutine's stack stays small.
+	go rc.serve(r.watch(ws))
+}
+
+// serve runs a runner's connection until it ends.
+func (rc *runnerConn) serve(unwatch func()) {
+	r, id, ws, cancel := rc.r, rc.id, rc.ws, rc.cancel
 	err := rc.readLoop()
 	unwatch()
 	cancel()
@@ -462,25 +462,45 @@ func (rc *runnerConn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		var m Message
-		if err := json.Unmarshal(b, &m); err != nil {
+		if err := onOwnStack(func() error { return rc.control(b) }); err != nil {
 			return err
 		}
-		switch m.Type {
-		case TypeHello:
-			rc.r.o.Auth.RunnerSeen(rc.ctx, rc.id.RunnerID, Hello{Name: m.Name, OS: m.OS, Arch: m.Arch, Version: m.Version})
-		case TypeExit:
-			if t := rc.term(m.ID); t != nil {
-				code := -1
-				if m.Code != nil {
-					code = *m.Code
-				}
-				t.push(item{exit: &code, msg: m.Message})
-			}
-		case TypePing:
-			_ = rc.send(Message{Type: TypePong})
-		}
 	}
+}
+
+// onOwnStack runs f on a goroutine of its own and waits for it. A
+// connection's read loop lives as long as the connection, and a goroutine
+// keeps the largest stack it needed while its use stays above a quarter
+// of it; JSON decoding (and what a control message leads to: a database
+// write, a log line) would double an idle connection's stack for good.
+// Control messages are rare, so the extra goroutine costs little.
+func onOwnStack(f func() error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	return <-errc
+}
+
+// control handles a control message from the runner.
+func (rc *runnerConn) control(b []byte) error {
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	switch m.Type {
+	case TypeHello:
+		rc.r.o.Auth.RunnerSeen(rc.ctx, rc.id.RunnerID, Hello{Name: m.Name, OS: m.OS, Arch: m.Arch, Version: m.Version})
+	case TypeExit:
+		if t := rc.term(m.ID); t != nil {
+			code := -1
+			if m.Code != nil {
+				code = *m.Code
+			}
+			t.push(item{exit: &code, msg: m.Message})
+		}
+	case TypePing:
+		_ = rc.send(Message{Type: TypePong})
+	}
+	return nil
 }
 
 func (rc *runnerConn) term(id uint32) *terminal {

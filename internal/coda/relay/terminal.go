@@ -250,16 +250,17 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		return // Accept answered (403 for a foreign origin)
 	}
 	ws.SetReadLimit(64 << 10)
-	// As for runners, the connection outlives the handler so that net/http
-	// lets go of its per-connection state.
-	go r.serveTerminal(ws, context.WithoutCancel(req.Context()))
-}
-
-// serveTerminal runs a browser's connection until it ends.
-func (r *Relay) serveTerminal(ws *websocket.Conn, parent context.Context) {
-	defer ws.CloseNow()
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	// As for runners, the connection outlives the handler (in a goroutine
+	// of its own that runs only its read loop) so that net/http lets go
+	// of its per-connection state.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			cancel()
+			ws.CloseNow()
+		}
+	}()
 
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 	typ, raw, err := ws.Read(actx)
@@ -302,7 +303,12 @@ func (r *Relay) serveTerminal(ws *websocket.Conn, parent context.Context) {
 		r.mu.Unlock()
 		if rc == nil && !forwarded {
 			if node := r.holder(ctx, id.RunnerID); node != "" {
-				r.forward(ctx, ws, node, id, auth)
+				handedOff = true
+				go func() {
+					defer ws.CloseNow()
+					defer cancel()
+					r.forward(ctx, ws, node, id, auth)
+				}()
 				return
 			}
 		}
@@ -325,34 +331,49 @@ func (r *Relay) serveTerminal(ws *websocket.Conn, parent context.Context) {
 		cols, rows := clampSize(auth.Cols, auth.Rows)
 		_ = t.rc.send(Message{Type: TypeResize, ID: t.id, Cols: cols, Rows: rows})
 	}
-	defer r.watch(ws)()
+	handedOff = true
+	go r.browserLoop(ctx, cancel, t, b)
+}
 
+// browserLoop carries a browser's input to its terminal until either ends.
+// Only the reading happens on its goroutine, which lives as long as the
+// connection; what a message leads to runs on its own stack (onOwnStack).
+func (r *Relay) browserLoop(ctx context.Context, cancel context.CancelFunc, t *terminal, b *browserConn) {
+	ws := b.ws
+	defer ws.CloseNow()
+	defer cancel()
+	defer r.watch(ws)()
 	for {
 		typ, p, err := ws.Read(ctx)
 		if err != nil {
 			t.detach(b)
 			return
 		}
-		if typ == websocket.MessageBinary {
-			if t.rc.input(t.id, p) != nil {
-				return
-			}
-			continue
-		}
-		var m Message
-		if json.Unmarshal(p, &m) != nil {
-			continue
-		}
-		switch m.Type {
-		case TypeResize:
-			cols, rows := clampSize(m.Cols, m.Rows)
-			_ = t.rc.send(Message{Type: TypeResize, ID: t.id, Cols: cols, Rows: rows})
-		case TypePing:
-			_ = writeJSON(ctx, ws, Message{Type: TypePong})
-		case TypeClose:
-			t.close()
+		if onOwnStack(func() error { return r.browserMessage(ctx, t, ws, typ, p) }) != nil {
+			return
 		}
 	}
+}
+
+// browserMessage handles one message from a terminal's browser.
+func (r *Relay) browserMessage(ctx context.Context, t *terminal, ws *websocket.Conn, typ websocket.MessageType, p []byte) error {
+	if typ == websocket.MessageBinary {
+		return t.rc.input(t.id, p)
+	}
+	var m Message
+	if json.Unmarshal(p, &m) != nil {
+		return nil
+	}
+	switch m.Type {
+	case TypeResize:
+		cols, rows := clampSize(m.Cols, m.Rows)
+		_ = t.rc.send(Message{Type: TypeResize, ID: t.id, Cols: cols, Rows: rows})
+	case TypePing:
+		_ = writeJSON(ctx, ws, Message{Type: TypePong})
+	case TypeClose:
+		t.close()
+	}
+	return nil
 }
 
 func clampSize(cols, rows int) (int, int) {
