@@ -5,6 +5,10 @@
 //
 //	go test -run XXX -bench . -benchtime 1x ./bench/devmode/
 //	PAIRS=1000 go test -run TestIdleMemory -v ./bench/devmode/
+//	PAIRS=1000 TYPE=1 GCS=4 go test -run TestIdleMemory -v ./bench/devmode/
+//
+// (TYPE: each terminal gets a keystroke and a resize before it idles;
+// GCS: collections before reading the RSS, see relayChild.)
 //
 // Everything is real: runners with PTYs and /bin/sh, WebSockets over
 // loopback TCP. The memory test runs the relay in a child process and
@@ -275,6 +279,13 @@ func TestIdleMemory(t *testing.T) {
 			if attempt > 100 {
 				t.Fatalf("terminal %d did not open: %s %v", i, p, err)
 			}
+		}
+		if os.Getenv("TYPE") != "" {
+			// A terminal that was used before it went idle: a keystroke
+			// and a resize pass through the relay.
+			bws.Write(ctx, websocket.MessageBinary, []byte("x"))
+			resize, _ := json.Marshal(relay.Message{Type: relay.TypeResize, Cols: 100, Rows: 30})
+			bws.Write(ctx, websocket.MessageText, resize)
 		}
 		go func() {
 			for {
