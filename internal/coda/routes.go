@@ -1,9 +1,7 @@
 package coda
 
 import (
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/web"
@@ -64,22 +62,7 @@ func (s *site) handleHome(w http.ResponseWriter, r *http.Request) {
 		Description: Tagline,
 		Data: map[string]any{
 			"DevMode":    s.p.Config.EnableDevMode,
-			"UndoWindow": durationText(s.p.Config.UndoWindow),
+			"UndoWindow": web.DurationText(s.p.Config.UndoWindow),
 		},
 	})
-}
-
-// durationText writes d as "10 minutes", "1 hour" or "90 seconds".
-func durationText(d time.Duration) string {
-	unit, n := "second", int64(d/time.Second)
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		unit, n = "hour", int64(d/time.Hour)
-	case d >= time.Minute && d%time.Minute == 0:
-		unit, n = "minute", int64(d/time.Minute)
-	}
-	if n != 1 {
-		unit += "s"
-	}
-	return fmt.Sprintf("%d %s", n, unit)
 }

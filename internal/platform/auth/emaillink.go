@@ -9,13 +9,13 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/mail"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/web"
 )
 
 // Email magic links.
@@ -268,7 +268,7 @@ func (s *Service) emailLinkMessage(to, link string) (mail.Message, error) {
 	if product == "" {
 		product = "your account"
 	}
-	d := emailLinkData{Product: product, URL: link, Expires: linkLifetimeText(s.o.LinkLifetime)}
+	d := emailLinkData{Product: product, URL: link, Expires: web.DurationText(s.o.LinkLifetime)}
 	var h bytes.Buffer
 	if err := emailLinkHTML.Execute(&h, d); err != nil {
 		return mail.Message{}, fmt.Errorf("render sign-in mail: %w", err)
@@ -305,21 +305,6 @@ var emailLinkHTML = template.Must(template.New("emaillink").Parse(`<!doctype htm
 </body>
 </html>
 `))
-
-// linkLifetimeText writes d as "15 minutes", "1 hour" or "90 seconds".
-func linkLifetimeText(d time.Duration) string {
-	unit, n := "second", int64(d/time.Second)
-	switch {
-	case d >= time.Hour && d%time.Hour == 0:
-		unit, n = "hour", int64(d/time.Hour)
-	case d >= time.Minute && d%time.Minute == 0:
-		unit, n = "minute", int64(d/time.Minute)
-	}
-	if n != 1 {
-		unit += "s"
-	}
-	return strconv.FormatInt(n, 10) + " " + unit
-}
 
 // addressDomain is all of an address that logs and audit entries keep.
 func addressDomain(addr string) string {

@@ -40,8 +40,10 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -408,4 +410,19 @@ func initial(s string) string {
 		return ""
 	}
 	return string(unicode.ToUpper(r))
+}
+
+// DurationText writes d for people: "15 minutes", "1 hour", "90 seconds".
+func DurationText(d time.Duration) string {
+	unit, n := "second", int64(d/time.Second)
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		unit, n = "hour", int64(d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		unit, n = "minute", int64(d/time.Minute)
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.FormatInt(n, 10) + " " + unit
 }
