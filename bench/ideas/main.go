@@ -25,13 +25,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +38,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/relaywork/suite/bench/loadgen"
 	"github.com/relaywork/suite/internal/coda/idea"
 	"github.com/relaywork/suite/internal/platform/store"
 )
@@ -92,17 +91,8 @@ type server struct {
 	env  []string
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func start(path string, env []string) (*server, error) {
-	port := freePort()
+	port := loadgen.FreePort()
 	env = append(env, "PORT="+strconv.Itoa(port))
 	cmd := exec.Command(path, "serve")
 	cmd.Env = env
@@ -222,7 +212,7 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 	}
 	i := 0
 	var mu sync.Mutex
-	create := load(rate, dur, func() *http.Request {
+	create := loadgen.Run(nil, rate, dur, func() *http.Request {
 		mu.Lock()
 		i++
 		k := i
@@ -233,7 +223,7 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 		req.Header.Set("Cookie", cookie)
 		return req
 	})
-	list := load(rate, dur, func() *http.Request {
+	list := loadgen.Run(nil, rate, dur, func() *http.Request {
 		req, _ := http.NewRequest("GET", s.base+"/api/ideas?limit=20", nil)
 		req.Header.Set("Cookie", cookie)
 		req.Header.Set("Accept-Encoding", "gzip")
@@ -241,7 +231,7 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 	})
 	// Search for one idea's number: a selective query, as people type.
 	k := 0
-	search := load(searchRate, dur, func() *http.Request {
+	search := loadgen.Run(nil, searchRate, dur, func() *http.Request {
 		mu.Lock()
 		k = k%i + 1
 		q := strconv.Itoa(k)
@@ -254,9 +244,9 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 	for _, r := range []struct {
 		name string
 		rate int
-		res  result
+		res  loadgen.Result
 	}{{"POST /api/ideas", rate, create}, {"GET /api/ideas?limit=20", rate, list}, {"GET /api/ideas?q=N (search, one match)", searchRate, search}} {
-		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, r.rate, r.res.n, ms(r.res.p50), ms(r.res.p99), ms(r.res.max), r.res.errors)
+		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, r.rate, r.res.N, loadgen.MS(r.res.P50), loadgen.MS(r.res.P99), loadgen.MS(r.res.Max), r.res.Errors)
 	}
 	s.stop()
 
@@ -364,51 +354,4 @@ func seed(db *store.DB, email string, n int, expired bool) error {
 		}
 	}
 	return nil
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-type result struct {
-	n             int
-	p50, p99, max time.Duration
-	errors        int
-}
-
-// load sends requests at a constant rate (open loop: latency counts from
-// when a request was due, so a stalled server is not hidden).
-func load(rate int, dur time.Duration, mk func() *http.Request) result {
-	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	interval := time.Second / time.Duration(rate)
-	n := int(dur / interval)
-	lat := make([]time.Duration, n)
-	var errs int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		due := t0.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		wg.Add(1)
-		go func(i int, due time.Time) {
-			defer wg.Done()
-			resp, err := client.Do(mk())
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			lat[i] = time.Since(due)
-			if err != nil || resp.StatusCode >= 400 {
-				mu.Lock()
-				errs++
-				mu.Unlock()
-			}
-		}(i, due)
-	}
-	wg.Wait()
-	tr.CloseIdleConnections()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return result{n: n, p50: lat[n/2], p99: lat[n*99/100], max: lat[n-1], errors: errs}
 }

@@ -6,12 +6,9 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,9 +16,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/relaywork/suite/bench/loadgen"
 )
 
 func main() {
@@ -45,19 +43,10 @@ type proc struct {
 	port int
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // start launches the binary on a fresh data dir and returns once /healthz
 // answers, with the elapsed time.
 func start(path, dataDir string) (*proc, time.Duration, error) {
-	port := freePort()
+	port := loadgen.FreePort()
 	cmd := exec.Command(path, "serve")
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "DATA_DIR="+dataDir, "LOG_LEVEL=warn", "APP_ENV=development", "RATE_LIMIT_SCALE=0")
 	cmd.Stdout = io.Discard
@@ -85,22 +74,6 @@ func start(path, dataDir string) (*proc, time.Duration, error) {
 func (p *proc) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.cmd.Wait()
-}
-
-func rssKB(pid int) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
-			return n
-		}
-	}
-	return -1
 }
 
 func measure(path, name string, rate int, dur time.Duration, starts int) error {
@@ -134,20 +107,19 @@ func measure(path, name string, rate int, dur time.Duration, starts int) error {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	idle := rssKB(p.cmd.Process.Pid)
+	idle := loadgen.ProcBytes(p.cmd.Process.Pid, "VmRSS")
 	for _, route := range []string{"/healthz", "/"} {
-		r := load(base+route, "", rate, dur)
-		fmt.Printf("| %s | %.1f ms | %.1f MB | %s | %d/s | %s | %s | %s | %d |\n", name,
-			float64(ready.Microseconds())/1000, float64(idle)/1024, route, rate, ms(r.p50), ms(r.p99), ms(r.max), r.errors)
+		r := loadgen.Run(nil, rate, dur, loadgen.Get(base+route, map[string]string{"Accept-Encoding": "gzip"}))
+		fmt.Printf("| %s | %.1f ms | %.1f MB | %s | %d/s | %s |\n", name,
+			float64(ready.Microseconds())/1000, float64(idle)/(1<<20), route, rate, r.Row())
 	}
 	// An authenticated page: every request checks the session in the database.
 	cookie, err := signIn(path, dir, base)
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
-	r := load(base+"/account/sessions", cookie, rate, dur)
-	fmt.Printf("| %s | | | %s (signed in) | %d/s | %s | %s | %s | %d |\n", name,
-		"/account/sessions", rate, ms(r.p50), ms(r.p99), ms(r.max), r.errors)
+	r := loadgen.Run(nil, rate, dur, loadgen.Get(base+"/account/sessions", map[string]string{"Accept-Encoding": "gzip", "Cookie": cookie}))
+	fmt.Printf("| %s | | | %s (signed in) | %d/s | %s |\n", name, "/account/sessions", rate, r.Row())
 	return nil
 }
 
@@ -177,56 +149,4 @@ func signIn(path, dataDir, base string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("confirm answered %s without a session cookie", resp.Status)
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-type result struct {
-	p50, p99, max time.Duration
-	errors        int
-}
-
-// load sends requests at a constant rate (open loop: latency counts from
-// when a request was due, so a stalled server is not hidden).
-func load(url, cookie string, rate int, dur time.Duration) result {
-	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	interval := time.Second / time.Duration(rate)
-	n := int(dur / interval)
-	lat := make([]time.Duration, n)
-	var errs int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), dur+15*time.Second)
-	defer cancel()
-	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		due := t0.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		wg.Add(1)
-		go func(i int, due time.Time) {
-			defer wg.Done()
-			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-			req.Header.Set("Accept-Encoding", "gzip")
-			if cookie != "" {
-				req.Header.Set("Cookie", cookie)
-			}
-			resp, err := client.Do(req)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			lat[i] = time.Since(due)
-			if err != nil || resp.StatusCode >= 400 {
-				mu.Lock()
-				errs++
-				mu.Unlock()
-			}
-		}(i, due)
-	}
-	wg.Wait()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return result{p50: lat[n/2], p99: lat[n*99/100], max: lat[n-1], errors: errs}
 }

@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -37,6 +36,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relaywork/suite/bench/loadgen"
 	"github.com/relaywork/suite/internal/voyager/ai/aitest"
 )
 
@@ -62,7 +62,7 @@ func main() {
 	os.Mkdir(cdir, 0o755)
 	os.WriteFile(filepath.Join(cdir, "bench.json"), []byte(`{"id":"bench","name":"Bench","description":"Load test community.","visibility":"public",
 		"coach":{"name":"B","systemPrompt":"You are a coach.","welcomeMessage":"Hi.","starterQuestions":["One?","Two?"]},"limits":{"messagesPerDay":0}}`), 0o644)
-	port := freePort()
+	port := loadgen.FreePort()
 	env := append(os.Environ(), "PORT="+strconv.Itoa(port), "DATA_DIR="+filepath.Join(dir, "data"), "COMMUNITIES_DIR="+cdir,
 		"ANTHROPIC_API_KEY=sk-ant-bench", "ANTHROPIC_BASE_URL="+fake.URL, "RATE_LIMIT_SCALE=0", "LOG_LEVEL=warn", "APP_ENV=test", "EMAIL_SERVER=stream")
 	path := filepath.Join(*bin, "voyager")
@@ -159,8 +159,9 @@ func main() {
 		name string
 		c    *http.Client
 	}{{"signed out", &http.Client{Transport: tr}}, {"signed-in member with 10 conversations", member}} {
-		lat, errs := load(who.c, base+"/c/bench/", *rate, *dur)
-		fmt.Printf("Community page, %s, %d req/s for %v: p50 %v p99 %v max %v, %d errors\n", who.name, *rate, *dur, pct(lat, 50), pct(lat, 99), pct(lat, 100), errs)
+		r := loadgen.Run(who.c, *rate, *dur, loadgen.Get(base+"/c/bench/", map[string]string{"Accept": "text/html"}))
+		fmt.Printf("Community page, %s, %d req/s for %v (open loop): p50 %v p99 %v max %v, %d errors\n", who.name, *rate, *dur,
+			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Errors)
 	}
 	fmt.Printf("\nServer peak RSS overall (VmHWM): %.1f MB\n", mb(hwm(srv.Process.Pid)))
 }
@@ -267,46 +268,6 @@ func post(c *http.Client, u string, body any) []byte {
 	return b
 }
 
-// load sends GETs at a constant rate (open model) and returns latencies.
-func load(c *http.Client, u string, rate int, dur time.Duration) ([]time.Duration, int) {
-	n := int(float64(rate) * dur.Seconds())
-	lat := make([]time.Duration, 0, n)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := 0
-	interval := time.Second / time.Duration(rate)
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		next := start.Add(time.Duration(i) * interval)
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			req, _ := http.NewRequest("GET", u, nil)
-			req.Header.Set("Accept", "text/html")
-			resp, err := c.Do(req)
-			ok := err == nil && resp.StatusCode == 200
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			d := time.Since(t0)
-			mu.Lock()
-			if ok {
-				lat = append(lat, d)
-			} else {
-				errs++
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return lat, errs
-}
-
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -317,30 +278,9 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return s[i].Round(10 * time.Microsecond)
 }
 
-func procStatus(pid int, key string) int64 {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, key+":") {
-			f := strings.Fields(l)
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n * 1024
-		}
-	}
-	return 0
-}
-
-func rss(pid int) int64  { return procStatus(pid, "VmRSS") }
-func hwm(pid int) int64  { return procStatus(pid, "VmHWM") }
+func rss(pid int) int64  { return loadgen.ProcBytes(pid, "VmRSS") }
+func hwm(pid int) int64  { return loadgen.ProcBytes(pid, "VmHWM") }
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fail("port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func waitReady(base string) {
 	deadline := time.Now().Add(20 * time.Second)
