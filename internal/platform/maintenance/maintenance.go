@@ -43,9 +43,10 @@ type Mode struct {
 	now func() time.Time
 	ttl time.Duration
 
-	mu      sync.Mutex
-	cached  State
-	fetched time.Time
+	mu         sync.Mutex
+	cached     State
+	fetched    time.Time
+	refreshing bool
 }
 
 // New returns a Mode on db; the state is re-read at most once per ttl
@@ -106,17 +107,32 @@ func (m *Mode) Set(ctx context.Context, on bool, message string) (State, error) 
 	return st, nil
 }
 
-// current returns the cached state, re-reading it when older than ttl. If
-// the database cannot be read, the last known state stands (the readiness
-// check reports the database separately).
+// current returns the cached state, re-reading it when older than ttl.
+// One request re-reads while the others go on with the cached value, so a
+// slow or unreachable database never queues requests here; if the read
+// fails, the last known state stands (the readiness check reports the
+// database separately).
 func (m *Mode) current(ctx context.Context) State {
 	m.mu.Lock()
+	st := m.cached
+	now := m.now()
+	if m.refreshing || now.Sub(m.fetched) < m.ttl {
+		m.mu.Unlock()
+		return st
+	}
+	m.refreshing = true
+	m.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	fresh, err := m.Status(ctx)
+	cancel()
+
+	m.mu.Lock()
 	defer m.mu.Unlock()
-	if now := m.now(); now.Sub(m.fetched) >= m.ttl {
-		if st, err := m.Status(ctx); err == nil {
-			m.cached = st
-		}
-		m.fetched = now
+	m.refreshing = false
+	m.fetched = now
+	if err == nil {
+		m.cached = fresh
 	}
 	return m.cached
 }
