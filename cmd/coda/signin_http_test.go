@@ -165,7 +165,7 @@ func TestSignInOverHTTP(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/account/sessions" || !strings.Contains(body, "Sessions and devices") {
 		t.Fatalf("after the code flow: %d at %s, want the sessions page", resp.StatusCode, resp.Request.URL)
 	}
-	if !strings.Contains(body, "oidc (grace@example.com)") {
+	if !strings.Contains(body, "Acme SSO (grace@example.com)") {
 		t.Fatalf("sessions page does not list the linked account:\n%s", body)
 	}
 	sess := b.session()

@@ -172,7 +172,8 @@ func (s *Service) linkAccount(ctx context.Context, userID, provider, subject, em
 
 // Account is a linked sign-in method.
 type Account struct {
-	Provider  string
+	Provider  string // the provider's ID: google, linkedin, oidc
+	Name      string // what the sign-in page calls it: Google, LinkedIn, OIDC_NAME
 	Email     string
 	CreatedAt time.Time
 }
@@ -189,6 +190,10 @@ func (s *Service) Accounts(ctx context.Context, userID string) ([]Account, error
 		var a Account
 		if err := rows.Scan(&a.Provider, &a.Email, &a.CreatedAt); err != nil {
 			return nil, err
+		}
+		a.Name = a.Provider
+		if p, ok := s.providers[a.Provider]; ok {
+			a.Name = p.Name
 		}
 		out = append(out, a)
 	}
