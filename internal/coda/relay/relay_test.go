@@ -107,7 +107,9 @@ func TestResizeAndExit(t *testing.T) {
 // without it coming back.
 func TestHeartbeatAndGrace(t *testing.T) {
 	t.Parallel()
-	e := relaytest.Start(t, relay.Options{PingInterval: 100 * time.Millisecond, Grace: 300 * time.Millisecond})
+	// A ping must be answered within PingInterval: a second leaves room for
+	// a runner on a loaded CI machine under the race detector.
+	e := relaytest.Start(t, relay.Options{PingInterval: time.Second, Grace: time.Second})
 	e.StartRunner("r1")
 	silent, err := e.Open("r1", false) // never reads, so never answers a ping
 	if err != nil {
