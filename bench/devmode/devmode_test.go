@@ -10,6 +10,12 @@
 // (TYPE: each terminal gets a keystroke and a resize before it idles;
 // GCS: collections before reading the RSS, see relayChild.)
 //
+//	FLOOD_RUNNER=r2 go test -run '^$' -bench Echo -benchtime 1x ./bench/devmode/
+//
+// runs the flooding terminal on a second runner (its own connection)
+// instead of the echoing terminal's: a control for the flood measurement,
+// telling queueing on the shared runner connection from CPU contention.
+//
 // Everything is real: runners with PTYs and /bin/sh, WebSockets over
 // loopback TCP. The memory test runs the relay in a child process and
 // reads its RSS, so the clients' memory is not counted.
@@ -117,7 +123,12 @@ func BenchmarkEcho(b *testing.B) {
 		e.StartRunner("r1")
 		rp50, rp99 := percentiles(echoRelay(b, e))
 
-		flood, err := e.Open("r1", true)
+		floodRunner := "r1"
+		if os.Getenv("FLOOD_RUNNER") != "" {
+			floodRunner = os.Getenv("FLOOD_RUNNER")
+			e.StartRunner(floodRunner)
+		}
+		flood, err := e.Open(floodRunner, true)
 		if err != nil {
 			b.Fatal(err)
 		}
