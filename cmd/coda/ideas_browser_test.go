@@ -3,28 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/platform/web/browsertest"
 )
-
-// ideasEval polls a JavaScript expression until it returns want, or fails
-// the test at the deadline.
-func ideasEval(t *testing.T, b *browsertest.Browser, what, expr, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var got string
-	for time.Now().Before(deadline) {
-		if got = browsertest.Eval[string](b, expr); got == want {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: got %q, want %q", what, got, want)
-}
 
 // TestIdeasInBrowser captures an idea with the keyboard, finds it by
 // search, deletes it, undoes the delete from the toast and sees it back,
@@ -55,34 +39,34 @@ func TestIdeasInBrowser(t *testing.T) {
 	if got := b.Text("#idea-list li.idea .idea-meta .tag"); got != "#home" {
 		t.Fatalf("captured tag %q", got)
 	}
-	ideasEval(t, b, "empty state hidden", `String(document.querySelector("#empty-state").hidden)`, "true")
-	ideasEval(t, b, "capture box cleared and focused", `document.activeElement.id + ":" + document.querySelector("#capture-input").value`, "capture-input:")
+	b.WaitEval("empty state hidden", `String(document.querySelector("#empty-state").hidden)`, "true")
+	b.WaitEval("capture box cleared and focused", `document.activeElement.id + ":" + document.querySelector("#capture-input").value`, "capture-input:")
 	b.Type("#capture-input", "Call the plumber\n")
-	ideasEval(t, b, "two ideas", `String(document.querySelectorAll("#idea-list li.idea:not(.is-pending)").length)`, "2")
+	b.WaitEval("two ideas", `String(document.querySelectorAll("#idea-list li.idea:not(.is-pending)").length)`, "2")
 
 	// Search with the keyboard ("/" focuses the search box).
 	browsertest.Eval[bool](b, `(document.activeElement.blur(), true)`)
 	b.Run(chromedp.KeyEvent("/"))
-	ideasEval(t, b, "slash focuses search", `document.activeElement.id`, "search-input")
+	b.WaitEval("slash focuses search", `document.activeElement.id`, "search-input")
 	b.Type("#search-input", "fence\n")
 	b.WaitVisible("#filter-status")
-	ideasEval(t, b, "one result", `String(document.querySelectorAll("#idea-list li.idea").length)`, "1")
-	ideasEval(t, b, "highlighted", `document.querySelector("#idea-list .idea-title a").innerHTML`, "Paint the <mark>fence</mark> blue")
+	b.WaitEval("one result", `String(document.querySelectorAll("#idea-list li.idea").length)`, "1")
+	b.WaitEval("highlighted", `document.querySelector("#idea-list .idea-title a").innerHTML`, "Paint the <mark>fence</mark> blue")
 
 	// Delete, then Undo from the toast.
 	b.Click("#idea-list li.idea .idea-delete button")
 	b.WaitVisible("#undo-toast #undo-button")
-	ideasEval(t, b, "idea removed", `String(document.querySelectorAll("#idea-list li.idea").length)`, "0")
+	b.WaitEval("idea removed", `String(document.querySelectorAll("#idea-list li.idea").length)`, "0")
 	if got := b.Text("#undo-toast"); !strings.Contains(got, "Deleted “Paint the fence blue”") {
 		t.Fatalf("toast says %q", got)
 	}
 	b.Click("#undo-button")
-	ideasEval(t, b, "idea back", `document.querySelector("#idea-list li.idea .idea-title")?.innerText ?? ""`, "Paint the fence blue")
-	ideasEval(t, b, "toast gone", `String(document.querySelector("#undo-toast").hidden)`, "true")
+	b.WaitEval("idea back", `document.querySelector("#idea-list li.idea .idea-title")?.innerText ?? ""`, "Paint the fence blue")
+	b.WaitEval("toast gone", `String(document.querySelector("#undo-toast").hidden)`, "true")
 
 	// It is really back: a fresh load lists both ideas.
 	b.Navigate(s.URL + "/ideas")
-	ideasEval(t, b, "after reload", `[...document.querySelectorAll("#idea-list .idea-title")].map(e => e.innerText).join("|")`, "Call the plumber|Paint the fence blue")
+	b.WaitEval("after reload", `[...document.querySelectorAll("#idea-list .idea-title")].map(e => e.innerText).join("|")`, "Call the plumber|Paint the fence blue")
 
 	// The editor autosaves, previews sanitised Markdown, and shows both
 	// versions when another device saved first.
@@ -90,8 +74,8 @@ func TestIdeasInBrowser(t *testing.T) {
 	b.Navigate(s.URL + "/ideas/" + id)
 	b.WaitVisible("#body")
 	b.Type("#body", "Use **blue** paint <script>alert(1)</script>")
-	ideasEval(t, b, "autosaved", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value`, "true:2")
-	ideasEval(t, b, "preview", `String(document.querySelector("#preview").innerHTML.includes("<strong>blue</strong>") && !document.querySelector("#preview script"))`, "true")
+	b.WaitEval("autosaved", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value`, "true:2")
+	b.WaitEval("preview", `String(document.querySelector("#preview").innerHTML.includes("<strong>blue</strong>") && !document.querySelector("#preview script"))`, "true")
 
 	other := ideasSignIn(t, s, "grace@example.com") // the same person on another device
 	if st, body := other.json("PATCH", "/api/ideas/"+id, map[string]any{"version": 2, "body": "Use green paint"}); st != 200 {
@@ -107,7 +91,7 @@ func TestIdeasInBrowser(t *testing.T) {
 		t.Fatalf("conflict shows my version %q", got)
 	}
 	b.Click("#keep-mine")
-	ideasEval(t, b, "kept mine", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value + ":" + document.querySelector("#conflict").hidden`, "true:4:true")
+	b.WaitEval("kept mine", `document.querySelector("#save-status").innerText.startsWith("Saved at") + ":" + document.querySelector("#version").value + ":" + document.querySelector("#conflict").hidden`, "true:4:true")
 	if st, got := other.json("GET", "/api/ideas/"+id, nil); st != 200 || !strings.HasSuffix(got["body"].(string), "today") {
 		t.Fatalf("after keep mine the server has %v", got)
 	}
@@ -116,6 +100,6 @@ func TestIdeasInBrowser(t *testing.T) {
 	b.Run(chromedp.EmulateViewport(375, 740))
 	for _, page := range []string{"/ideas", "/ideas/" + id, "/ideas/deleted", "/ideas/transfer", "/settings/tokens"} {
 		b.Navigate(s.URL + page)
-		ideasEval(t, b, page+" fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
+		b.WaitEval(page+" fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
 	}
 }

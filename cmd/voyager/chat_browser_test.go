@@ -3,26 +3,11 @@ package main
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/platform/web/browsertest"
 	"github.com/relaywork/suite/internal/voyager/ai/aitest"
 )
-
-// waitEval polls expr in the page until it returns want, or fails at the deadline.
-func waitEval(t *testing.T, b *browsertest.Browser, what, expr, want string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var got string
-	for time.Now().Before(deadline) {
-		if got = browsertest.Eval[string](b, expr); got == want {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: got %q, want %q", what, got, want)
-}
 
 // TestChatInBrowser signs in through the streamed magic link, joins a
 // public community, sends a message, watches the answer arrive piece by
@@ -57,36 +42,36 @@ func TestChatInBrowser(t *testing.T) {
 	b.Type("#content", "How do I ask for a raise?\n")
 
 	last := `(document.querySelector("#messages li.msg-assistant:last-child .msg-text") || {}).textContent || ""`
-	waitEval(t, b, "answer bubble", `String(document.querySelectorAll("#messages li.msg-assistant").length)`, "1")
+	b.WaitEval("answer bubble", `String(document.querySelectorAll("#messages li.msg-assistant").length)`, "1")
 	gate <- struct{}{}
-	waitEval(t, b, "first piece", last, "Piece one.")
+	b.WaitEval("first piece", last, "Piece one.")
 	gate <- struct{}{}
-	waitEval(t, b, "second piece", last, "Piece one. Piece two.")
-	waitEval(t, b, "stop button shown", `String(document.querySelector("#stop").hidden)`, "false")
-	waitEval(t, b, "quota updated", `document.querySelector("#quota-remaining").textContent`, "2")
+	b.WaitEval("second piece", last, "Piece one. Piece two.")
+	b.WaitEval("stop button shown", `String(document.querySelector("#stop").hidden)`, "false")
+	b.WaitEval("quota updated", `document.querySelector("#quota-remaining").textContent`, "2")
 
 	b.Click("#stop")
-	waitEval(t, b, "stopped", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "stopped")
-	waitEval(t, b, "note", `document.querySelector("#messages li.msg-assistant:last-child .msg-note").textContent`, "Stopped: the answer is incomplete. Continue")
-	waitEval(t, b, "send enabled again", `String(document.querySelector("#send").disabled)`, "false")
+	b.WaitEval("stopped", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "stopped")
+	b.WaitEval("note", `document.querySelector("#messages li.msg-assistant:last-child .msg-note").textContent`, "Stopped: the answer is incomplete. Continue")
+	b.WaitEval("send enabled again", `String(document.querySelector("#send").disabled)`, "false")
 
 	// After a reload the partial answer is still there, marked.
 	b.Navigate(browsertest.Eval[string](b, "location.href"))
 	b.WaitVisible("#composer")
-	waitEval(t, b, "kept after reload", `document.querySelector("#messages li.msg-assistant .msg-body").textContent.trim()`, "Piece one. Piece two.")
-	waitEval(t, b, "user message kept", `document.querySelector("#messages li.msg-user .msg-text").textContent`, "How do I ask for a raise?")
+	b.WaitEval("kept after reload", `document.querySelector("#messages li.msg-assistant .msg-body").textContent.trim()`, "Piece one. Piece two.")
+	b.WaitEval("user message kept", `document.querySelector("#messages li.msg-user .msg-text").textContent`, "How do I ask for a raise?")
 
 	// Regenerate, reload mid-answer: the page shows the answer so far and
 	// keeps following it to the end.
 	b.Click("#regenerate")
-	waitEval(t, b, "regenerating", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "streaming")
+	b.WaitEval("regenerating", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "streaming")
 	gate <- struct{}{}
-	waitEval(t, b, "first piece again", last, "Piece one.")
+	b.WaitEval("first piece again", last, "Piece one.")
 	b.Navigate(browsertest.Eval[string](b, "location.href"))
 	b.WaitVisible("#composer")
-	waitEval(t, b, "progress after reload", last, "Piece one.")
+	b.WaitEval("progress after reload", last, "Piece one.")
 	close(gate)
-	waitEval(t, b, "finished after reload", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "complete")
-	waitEval(t, b, "full answer", `document.querySelector("#messages li.msg-assistant:last-child .msg-body").textContent.trim()`, "Piece one. Piece two. Piece three.")
-	waitEval(t, b, "one answer", `String(document.querySelectorAll("#messages li.msg-assistant").length)`, "1")
+	b.WaitEval("finished after reload", `document.querySelector("#messages li.msg-assistant:last-child").dataset.status`, "complete")
+	b.WaitEval("full answer", `document.querySelector("#messages li.msg-assistant:last-child .msg-body").textContent.trim()`, "Piece one. Piece two. Piece three.")
+	b.WaitEval("one answer", `String(document.querySelectorAll("#messages li.msg-assistant").length)`, "1")
 }

@@ -403,3 +403,19 @@ func Eval[T any](b *Browser, expr string, before ...chromedp.Action[chromedp.Voi
 	}
 	return v
 }
+
+// WaitEval polls the JavaScript expression until it returns want, and fails
+// the test with what it saw last if that takes longer than the browser's
+// timeout.
+func (b *Browser) WaitEval(what, expr, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(b.timeout)
+	var got string
+	for time.Now().Before(deadline) {
+		if got = Eval[string](b, expr); got == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.t.Fatalf("browsertest: %s: got %q, want %q", what, got, want)
+}
