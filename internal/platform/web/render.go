@@ -100,6 +100,7 @@ type Page struct {
 	Stylesheets []string  // extra stylesheet URLs linked after the product CSS (e.g. a community brand)
 	Vitals      bool      // adds <body data-vitals="on">, which makes the scripts report web vitals
 	CSPNonce    string    // the request's CSP nonce, if the server uses one; added to the layout's <script>
+	SignInURL   string    // where the header's "Sign in" goes; "/signin" when empty (a custom domain signs in elsewhere)
 }
 
 // ErrorInfo is the Data of the error page.

@@ -27,6 +27,7 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 		Product:     web.Product{Name: s.c.Name, Tagline: s.c.Description, Home: home, CSS: "voyager/main.css", JS: "voyager/main.js"},
 		Nav:         []web.NavLink{{Label: "Coach", Href: home}},
 		Stylesheets: []string{"/brand/" + s.c.ID + ".css"},
+		SignInURL:   h.signInURL(s),
 		Data:        data,
 	})
 }
