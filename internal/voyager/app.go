@@ -44,7 +44,7 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
-		Commands:    []app.Command{communitiesCommand()},
+		Commands:    []app.Command{communitiesCommand(), domainsCommand()},
 	}
 }
 
@@ -100,7 +100,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	s.routes(p, h)
 	p.Auth.AddDataSection(dataSection(p, st))
 
-	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}
+	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound), Domains: func() []string { return listedDomains(reg.Current()) }}
 	for _, d := range reg.Current().Domains() {
 		m.TrustedOrigins = append(m.TrustedOrigins, "https://"+d, "https://www."+d)
 	}

@@ -67,6 +67,11 @@ type Mounted struct {
 	Checks   []server.Check // extra readiness checks
 	// TrustedOrigins may send unsafe cross-origin requests (custom domains).
 	TrustedOrigins []string
+	// Domains, if set, lists the product's custom hostnames (Voyager's
+	// communities' branding.domains), asked afresh each time: with TLS=auto
+	// exactly these (and PUBLIC_URL's host) get certificates on demand, and
+	// GET /api/domains/allowed answers 200 for them.
+	Domains func() []string
 	// BodyLimits are request body limits for exact paths that need more
 	// (or less) than MAX_BODY_BYTES, e.g. an import.
 	BodyLimits map[string]int64

@@ -39,8 +39,14 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	}
 	// Bind first: with PORT=0 the address is known only now, and links in
 	// mail and sign-in redirects need it when PUBLIC_URL is unset.
-	ln, err := net.Listen("tcp", c.Addr())
-	if err != nil {
+	var ln, httpLn net.Listener
+	if c.TLS == "auto" {
+		ln, httpLn, err = listenTLS(c.HTTPSAddr(), c.HTTPAddr())
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		defer httpLn.Close()
+	} else if ln, err = net.Listen("tcp", c.Addr()); err != nil {
 		return fmt.Errorf("%s: listen on %s: %w", p.Name, c.Addr(), err)
 	}
 	defer ln.Close()
@@ -97,6 +103,15 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	pl.registerDomainsAllowed(m.Domains)
+	if c.TLS == "auto" {
+		tln, t, err := startTLS(sctx, pl, m.Domains, ln, httpLn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		defer t.close()
+		ln = tln
+	}
 	srv = server.New(server.Options{
 		Addr:            c.Addr(),
 		Handler:         h,

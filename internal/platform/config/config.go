@@ -60,6 +60,12 @@ type Config struct {
 	LogFormat          string
 	SentryDSN          string
 
+	// TLS is "off" or "auto" (certificates from ACME; see package certs).
+	TLS                 string
+	ACMEEmail, ACMECA   string
+	ACMECARoot          string
+	HTTPSPort, HTTPPort int
+
 	GoogleClientID, GoogleClientSecret     string
 	LinkedInClientID, LinkedInClientSecret string
 	OIDCIssuer, OIDCClientID               string
@@ -91,6 +97,12 @@ func (c *Config) Production() bool { return c.AppEnv == "production" }
 
 // Addr is the listen address.
 func (c *Config) Addr() string { return ":" + strconv.Itoa(c.Port) }
+
+// HTTPSAddr and HTTPAddr are the listen addresses with TLS=auto.
+func (c *Config) HTTPSAddr() string { return ":" + strconv.Itoa(c.HTTPSPort) }
+
+// HTTPAddr is where ACME HTTP-01 challenges and redirects are served with TLS=auto.
+func (c *Config) HTTPAddr() string { return ":" + strconv.Itoa(c.HTTPPort) }
 
 // Problems collects every problem found while loading.
 type Problems []string
@@ -214,6 +226,22 @@ func (c *Config) validate() Problems {
 	pair("OIDC_CLIENT_ID", c.OIDCClientID, "OIDC_CLIENT_SECRET", c.OIDCClientSecret)
 	if c.OIDCClientID != "" && c.OIDCIssuer == "" {
 		p = append(p, "OIDC_ISSUER: required when OIDC_CLIENT_ID is set (the issuer URL of your Keycloak, Authentik or Dex)")
+	}
+	if c.TLS == "auto" {
+		if c.PublicURL == "" || !strings.HasPrefix(c.PublicURL, "https://") {
+			p = append(p, fmt.Sprintf("PUBLIC_URL=%q: TLS=auto needs an https:// PUBLIC_URL whose host gets the server's certificate", c.PublicURL))
+		}
+		if c.ACMECA == "" {
+			p = append(p, "ACME_CA: required with TLS=auto (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory)")
+		}
+		if c.ACMECARoot != "" {
+			if _, err := os.Stat(c.ACMECARoot); err != nil {
+				p = append(p, fmt.Sprintf("ACME_CA_ROOT=%q: cannot read the file (%v); give the PEM file of the CA's root or leave it empty", c.ACMECARoot, errors.Unwrap(err)))
+			}
+		}
+		if c.HTTPSPort == c.HTTPPort && c.HTTPSPort != 0 {
+			p = append(p, fmt.Sprintf("HTTPS_PORT and HTTP_PORT are both %d: give them different ports (443 and 80)", c.HTTPSPort))
+		}
 	}
 	if c.Product == Coda && (c.UndoWindow <= 0 || c.UndoWindow > 30*24*time.Hour) {
 		p = append(p, fmt.Sprintf("UNDO_WINDOW=%s: must be more than 0 and at most 720h (such as 10m)", c.UndoWindow))

@@ -145,6 +145,14 @@ func (v Var) set(c *Config, raw string) error {
 			return fmt.Errorf("must be debug, info, warn or error")
 		}
 	}
+	if v.Name == "TLS" && raw != "" && raw != "off" && raw != "auto" {
+		return fmt.Errorf("must be off or auto")
+	}
+	if (v.Name == "HTTPS_PORT" || v.Name == "HTTP_PORT") && raw != "" {
+		if n, err := strconv.Atoi(raw); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("must be a port number between 1 and 65535 (0 picks a free one)")
+		}
+	}
 	if v.Name == "LOG_FORMAT" && raw != "" && raw != "json" && raw != "text" {
 		return fmt.Errorf("must be json or text")
 	}
@@ -216,6 +224,13 @@ var Vars = []Var{
 	{Name: "MAX_BODY_BYTES", Group: "Server", Doc: "largest request body accepted (413 beyond)", Default: "1MB", field: func(c *Config) any { return &c.MaxBodyBytes }},
 	{Name: "RATE_LIMIT_SCALE", Group: "Server", Doc: "multiplies every rate limit (the guides' 10 requests per 10 s per IP on sign-in and changes); 0.5 halves them during an attack, 0 turns them off (load tests only)", Default: "1", field: func(c *Config) any { return &c.RateLimitScale }},
 	{Name: "TRUSTED_PROXIES", Group: "Server", Doc: "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", Example: "10.0.0.0/8", field: func(c *Config) any { return &c.TrustedProxies }},
+
+	{Name: "TLS", Group: "HTTPS", Doc: "off (default: plain HTTP on PORT, TLS left to a proxy in front) or auto (HTTPS on HTTPS_PORT with certificates from ACME_CA for PUBLIC_URL's host and, on Voyager, on demand for the communities' branding.domains; HTTP_PORT answers ACME challenges and redirects to HTTPS)", Default: "off", field: func(c *Config) any { return &c.TLS }},
+	{Name: "ACME_EMAIL", Group: "HTTPS", Doc: "contact address given to the certificate authority (expiry and policy notices)", Example: "ops@example.com", field: func(c *Config) any { return &c.ACMEEmail }},
+	{Name: "ACME_CA", Group: "HTTPS", Doc: "ACME directory URL of the certificate authority", Default: "https://acme-v02.api.letsencrypt.org/directory", field: func(c *Config) any { return &c.ACMECA }},
+	{Name: "ACME_CA_ROOT", Group: "HTTPS", Doc: "PEM file of the root that signs ACME_CA's own HTTPS certificate, for a private CA (step-ca, Pebble); empty: the system's roots", field: func(c *Config) any { return &c.ACMECARoot }},
+	{Name: "HTTPS_PORT", Group: "HTTPS", Doc: "HTTPS port with TLS=auto (TLS-ALPN-01 challenges arrive here)", Default: "443", field: func(c *Config) any { return &c.HTTPSPort }},
+	{Name: "HTTP_PORT", Group: "HTTPS", Doc: "HTTP port with TLS=auto: HTTP-01 challenges, and a redirect to HTTPS for everything else", Default: "80", field: func(c *Config) any { return &c.HTTPPort }},
 
 	{Name: "DATABASE_URL", Group: "Storage", Doc: "empty: embedded SQLite under DATA_DIR; postgres://…?sslmode=require&connection_limit=10&pool_timeout=10 for PostgreSQL", Example: "postgresql://user:password@host/database?sslmode=require", field: func(c *Config) any { return &c.DatabaseURL }},
 	{Name: "DB_CONNECT_TIMEOUT", Group: "Storage", Doc: "how long to retry an unreachable database at start before exiting", Default: "30s", field: func(c *Config) any { return &c.DBConnectTimeout }},
