@@ -68,11 +68,18 @@ func BaseEnv(t testing.TB, extra map[string]string) map[string]string {
 	return env
 }
 
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
+var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // Start runs run with "serve" and env, waits until /healthz answers, and
 // stops the server (failing the test if it exits with an error) at cleanup.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Server {
+	t.Helper()
+	return StartWith(t, run, env, http.DefaultClient)
+}
+
+// StartWith is Start polling /healthz with client (for a server on HTTPS,
+// a client that trusts its CA and dials it).
+func StartWith(t testing.TB, run RunFunc, env map[string]string, client *http.Client) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{Stdout: &Buffer{}, Stderr: &Buffer{}, Env: env, cancel: cancel, done: make(chan error, 1)}
@@ -95,7 +102,7 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Server {
 		}
 	}
 	for {
-		resp, err := http.Get(s.URL + "/healthz")
+		resp, err := client.Get(s.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
