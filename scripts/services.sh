@@ -39,5 +39,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
   redis-cli -h 127.0.0.1 -p 6379 ping >&2
 fi
 
+# --- Pebble (Let's Encrypt's ACME test server) for the HTTPS tests (internal/platform/certs/certstest)
+gobin="$(go env GOPATH 2>/dev/null)/bin"
+if ! command -v pebble >/dev/null 2>&1 && [ ! -x "$gobin/pebble" ]; then
+  log "installing pebble"
+  go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3 >&2
+fi
+
 echo "export TEST_DATABASE_URL='postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable'"
 echo "export TEST_REDIS_URL='redis://127.0.0.1:6379/0'"

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -14,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/platform/certs/certstest"
 	"github.com/relaywork/suite/internal/platform/store/storetest"
+	"github.com/relaywork/suite/internal/platform/web/browsertest"
 )
 
 const gammaJSON = `{
@@ -142,6 +147,20 @@ func TestHTTPSCustomDomains(t *testing.T) {
 	}
 	if resp.TLS.NegotiatedProtocol != "h2" {
 		t.Errorf("ALPN: got %q, want h2", resp.TLS.NegotiatedProtocol)
+	}
+
+	// A real browser loads the page over HTTPS on the custom domain. It
+	// resolves the domain to loopback and accepts the chain by the issued
+	// certificate's key (Pebble's root is not in its store).
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	b := browsertest.New(t,
+		chromedp.Flag("host-resolver-rules", "MAP careers.gamma.test 127.0.0.1"),
+		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
+	)
+	b.Navigate("https://careers.gamma.test:" + strconv.Itoa(s.https) + "/")
+	b.WaitVisible("body")
+	if got := browsertest.Eval[string](b, "location.protocol + ' ' + document.title"); !strings.HasPrefix(got, "https: ") || !strings.Contains(got, "Gamma Careers") {
+		t.Fatalf("browser on the custom domain: got %q", got)
 	}
 
 	// A hostname no community lists: no certificate, no order.

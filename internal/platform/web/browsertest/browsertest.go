@@ -63,7 +63,9 @@ type Browser struct {
 //
 // At the end of the test, New fails the test if the tab logged an error (see
 // AllowConsoleError).
-func New(t testing.TB) *Browser {
+// Extra allocator options (such as chromedp.Flag("host-resolver-rules", …))
+// are added to the defaults.
+func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	execPath, err := findChromium()
 	if err != nil {
@@ -88,6 +90,7 @@ func New(t testing.TB) *Browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 800),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 
 	b := &Browser{t: t, timeout: DefaultTimeout}
