@@ -45,6 +45,9 @@ type Options struct {
 	// of its own, and redirects name the right port.
 	ListenHost          string
 	HTTPPort, HTTPSPort int
+	// OnlyTLSALPN turns the HTTP-01 challenge off, so the CA validates
+	// over HTTPS_PORT alone (for a deployment whose port 80 is closed).
+	OnlyTLSALPN bool
 	// RenewCheckInterval is how often certificates are checked for
 	// renewal (default CertMagic's, 10 minutes).
 	RenewCheckInterval time.Duration
@@ -103,14 +106,15 @@ func New(o Options) (*Manager, error) {
 		DefaultServerName: Normalize(o.PublicHost),
 	})
 	m.issuer = certmagic.NewACMEIssuer(m.cfg, certmagic.ACMEIssuer{
-		CA:             o.CA,
-		Email:          o.Email,
-		Agreed:         true,
-		TrustedRoots:   o.CARoots,
-		ListenHost:     o.ListenHost,
-		AltHTTPPort:    o.HTTPPort,
-		AltTLSALPNPort: o.HTTPSPort,
-		Logger:         zl,
+		CA:                   o.CA,
+		Email:                o.Email,
+		Agreed:               true,
+		TrustedRoots:         o.CARoots,
+		ListenHost:           o.ListenHost,
+		AltHTTPPort:          o.HTTPPort,
+		AltTLSALPNPort:       o.HTTPSPort,
+		DisableHTTPChallenge: o.OnlyTLSALPN,
+		Logger:               zl,
 	})
 	m.cfg.Issuers = []certmagic.Issuer{m.issuer}
 	return m, nil

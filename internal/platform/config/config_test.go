@@ -174,3 +174,38 @@ func TestProductLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(Voyager, env(map[string]string{"DATA_DIR": dir}), Options{EnvFile: filepath.Join(dir, "none")})
+	if err != nil || c.TLS != "off" || c.HTTPSPort != 443 || c.HTTPPort != 80 || !strings.Contains(c.ACMECA, "letsencrypt.org") {
+		t.Fatalf("defaults: got TLS=%q %d %d %q, %v", c.TLS, c.HTTPSPort, c.HTTPPort, c.ACMECA, err)
+	}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want []string
+	}{
+		"bad mode":          {map[string]string{"TLS": "on"}, []string{"TLS", "off or auto"}},
+		"http public url":   {map[string]string{"TLS": "auto", "PUBLIC_URL": "http://voyager.example.com"}, []string{"PUBLIC_URL", "https://"}},
+		"missing root file": {map[string]string{"TLS": "auto", "PUBLIC_URL": "https://v.example.com", "ACME_CA_ROOT": filepath.Join(dir, "nope.pem")}, []string{"ACME_CA_ROOT", "nope.pem"}},
+		"same ports":        {map[string]string{"TLS": "auto", "PUBLIC_URL": "https://v.example.com", "HTTPS_PORT": "8443", "HTTP_PORT": "8443"}, []string{"HTTPS_PORT and HTTP_PORT"}},
+		"bad port":          {map[string]string{"HTTPS_PORT": "70000"}, []string{"HTTPS_PORT", "port number"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := map[string]string{"DATA_DIR": dir}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			_, err := Load(Voyager, env(e), Options{EnvFile: filepath.Join(dir, "none")})
+			if err == nil {
+				t.Fatal("got no problem")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %v, want it to mention %q", err, w)
+				}
+			}
+		})
+	}
+}

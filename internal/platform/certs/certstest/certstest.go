@@ -249,6 +249,9 @@ func (p *Pebble) waitUp(exited <-chan struct{}) bool {
 	return false
 }
 
+// CARootPool trusts Pebble's own HTTPS (what ACME_CA_ROOT names).
+func (p *Pebble) CARootPool(t testing.TB) *x509.CertPool { return p.caPool }
+
 // Roots returns the pool of Pebble's issuing root, which certificates it
 // issues chain to (it is made anew at each start).
 func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
