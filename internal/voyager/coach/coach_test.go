@@ -3,65 +3,27 @@ package coach_test
 import (
 	"archive/zip"
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/go-pdf/fpdf"
-
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/voyager/coach"
+	"github.com/relaywork/suite/internal/voyager/coach/coachtest"
 )
-
-// PDF makes a real PDF of pages, each with its lines of text.
-func PDF(t testing.TB, pages ...string) []byte {
-	t.Helper()
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetFont("Helvetica", "", 12)
-	for _, p := range pages {
-		f.AddPage()
-		for _, line := range strings.Split(p, "\n") {
-			f.Cell(0, 8, line)
-			f.Ln(8)
-		}
-	}
-	var b bytes.Buffer
-	if err := f.Output(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// DOCX makes a real Word document with one paragraph per entry.
-func DOCX(t testing.TB, paragraphs ...string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	z := zip.NewWriter(&b)
-	w, _ := z.Create("[Content_Types].xml")
-	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`)
-	w, _ = z.Create("word/document.xml")
-	fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>`)
-	for _, p := range paragraphs {
-		fmt.Fprintf(w, `<w:p><w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p>`, p)
-	}
-	fmt.Fprint(w, `</w:body></w:document>`)
-	z.Close()
-	return b.Bytes()
-}
 
 var limits = coach.Limits{MaxBytes: 1 << 20, MaxPages: 3}
 
 func TestExtract(t *testing.T) {
 	t.Parallel()
-	ex, err := coach.Extract("cv.pdf", PDF(t, "Ada Lovelace\nAnalyst at Babbage and Co", "Skills: Spark, SQL"), limits)
+	ex, err := coach.Extract("cv.pdf", coachtest.PDF(t, "Ada Lovelace\nAnalyst at Babbage and Co", "Skills: Spark, SQL"), limits)
 	if err != nil || ex.Kind != coach.KindPDF || ex.Pages != 2 || !strings.Contains(ex.Text, "Babbage") || !strings.Contains(ex.Text, "Spark") {
 		t.Fatalf("pdf: %+v %v", ex, err)
 	}
 	// Named .txt but a PDF inside: identified by content.
-	if ex, err := coach.Extract("notes.txt", PDF(t, "hello"), limits); err != nil || ex.Kind != coach.KindPDF {
+	if ex, err := coach.Extract("notes.txt", coachtest.PDF(t, "hello"), limits); err != nil || ex.Kind != coach.KindPDF {
 		t.Fatalf("pdf by content: %+v %v", ex, err)
 	}
-	ex, err = coach.Extract("job.docx", DOCX(t, "Senior data engineer", "Lisbon &amp; remote"), limits)
+	ex, err = coach.Extract("job.docx", coachtest.DOCX(t, "Senior data engineer", "Lisbon &amp; remote"), limits)
 	if err != nil || ex.Kind != coach.KindDOCX || ex.Text != "Senior data engineer\nLisbon & remote" {
 		t.Fatalf("docx: %+v %v", ex, err)
 	}
@@ -75,12 +37,12 @@ func TestExtract(t *testing.T) {
 		data []byte
 		kind apperr.Kind
 	}{
-		"pdf that is not one": {[]byte("%PDF-1.7\nthis is not a pdf at all"), apperr.Invalid},
+		"pdf that is not one":  {[]byte("%PDF-1.7\nthis is not a pdf at all"), apperr.Invalid},
 		"zip that is not docx": {zipOf(t, "readme.txt", []byte("hi")), apperr.Invalid},
 		"binary":               {[]byte{0x7f, 'E', 'L', 'F', 0, 1, 2}, apperr.Invalid},
 		"empty":                {nil, apperr.Invalid},
 		"too large":            {bytes.Repeat([]byte("a"), 2<<20), apperr.TooLarge},
-		"too many pages":       {PDF(t, "1", "2", "3", "4"), apperr.TooLarge},
+		"too many pages":       {coachtest.PDF(t, "1", "2", "3", "4"), apperr.TooLarge},
 		"zip bomb":             {zipOf(t, "word/document.xml", bomb()), apperr.TooLarge},
 	} {
 		if _, err := coach.Extract(name, tc.data, limits); !apperr.Is(err, tc.kind) {
@@ -108,8 +70,8 @@ func TestSplitProposal(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string][2]string{
 		"Good luck!\n\n[remember: You are preparing for a senior data-engineering interview]": {"Good luck!", "You are preparing for a senior data-engineering interview"},
-		"Good luck! [remember: You live in Lisbon]  \n":                                        {"Good luck!", "You live in Lisbon"},
-		"No fact here.":                       {"No fact here.", ""},
+		"Good luck! [remember: You live in Lisbon]  \n":                                       {"Good luck!", "You live in Lisbon"},
+		"No fact here.":                        {"No fact here.", ""},
 		"[remember: early] and then more text": {"[remember: early] and then more text", ""},
 	} {
 		a, f := coach.SplitProposal(in)

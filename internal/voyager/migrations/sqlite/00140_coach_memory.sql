@@ -63,11 +63,7 @@ CREATE TABLE voyager_answer_cache (
 );
 CREATE INDEX voyager_answer_cache_expiry ON voyager_answer_cache (expires_at);
 
--- Whether an answer came from the cache.
-ALTER TABLE voyager_messages ADD COLUMN cached BOOLEAN NOT NULL DEFAULT FALSE;
-
 -- +goose Down
-ALTER TABLE voyager_messages DROP COLUMN cached;
 DROP TABLE voyager_answer_cache;
 ALTER TABLE voyager_usage DROP COLUMN document_tokens;
 DROP TABLE voyager_documents;
