@@ -12,6 +12,7 @@ import (
 
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/config"
+	"github.com/relaywork/suite/internal/platform/cron"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/ai"
 	"github.com/relaywork/suite/internal/voyager/ai/anthropic"
@@ -19,6 +20,8 @@ import (
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/chat/chatredis"
 	"github.com/relaywork/suite/internal/voyager/chat/chatstore"
+	"github.com/relaywork/suite/internal/voyager/coach"
+	"github.com/relaywork/suite/internal/voyager/coach/coachstore"
 	"github.com/relaywork/suite/internal/voyager/community"
 	"github.com/relaywork/suite/internal/voyager/voyagerhttp"
 )
@@ -86,12 +89,17 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		// Several instances: answers in progress are shared through Redis.
 		bus = chatredis.New(p.Redis, "voyager:")
 	}
-	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit})
+	coachSvc := coach.NewService(coachstore.New(p.DB), coach.Settings{
+		ContextTokens: p.Config.CoachContextTokens,
+		Limits:        coach.Limits{MaxBytes: p.Config.DocumentMaxBytes, MaxPages: p.Config.DocumentMaxPages},
+	}, p.Now)
+	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit,
+		Coach: coachSvc, CacheMetrics: chat.NewCacheMetrics(p.Metrics)})
 	hint := ""
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"
 	}
-	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint,
+	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint, Coach: coachSvc,
 		SignIn: func(w http.ResponseWriter, r *http.Request, userID, method string) error {
 			_, err := p.Auth.SignIn(w, r, userID, method)
 			return err
@@ -99,8 +107,21 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
 	p.Auth.AddDataSection(dataSection(p, st))
+	p.Auth.AddDataSection(coachDataSection(st, coachSvc.Store()))
+	if err := p.Cron.Register(cron.Job{Name: "purge-answer-cache", Schedule: "41 * * * *", Description: "delete expired cached answers",
+		Run: func(ctx context.Context) (map[string]any, error) {
+			n, err := coachSvc.Store().PurgeCache(ctx, p.Now())
+			return map[string]any{"deleted": n}, err
+		}}); err != nil {
+		return nil, err
+	}
 
-	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound), Domains: func() []string { return listedDomains(reg.Current()) }}
+	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound), Domains: func() []string { return listedDomains(reg.Current()) }, BodyLimits: map[string]int64{
+		// Attached documents: the file plus the multipart envelope.
+		"/api/c/{cid}/documents": p.Config.DocumentMaxBytes + 64<<10,
+		"/c/{cid}/documents":     p.Config.DocumentMaxBytes + 64<<10,
+		"/documents":             p.Config.DocumentMaxBytes + 64<<10,
+	}}
 	for _, d := range reg.Current().Domains() {
 		m.TrustedOrigins = append(m.TrustedOrigins, "https://"+d, "https://www."+d)
 	}

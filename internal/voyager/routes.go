@@ -36,6 +36,12 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 		rt.Handle("GET "+base+"/chat/{conv}", read(h.HandleChat))
 		rt.Handle("POST "+base+"/chat/{conv}/rename", write(h.HandleRenameForm))
 		rt.Handle("POST "+base+"/chat/{conv}/delete", write(h.HandleDeleteForm))
+		rt.Handle("GET "+base+"/profile", read(h.HandleProfilePage))
+		rt.Handle("POST "+base+"/profile", write(h.HandleProfileForm))
+		rt.Handle("POST "+base+"/memories", write(h.HandleMemoryForm))
+		rt.Handle("POST "+base+"/memories/{id}", write(h.HandleMemoryForm))
+		rt.Handle("POST "+base+"/documents", write(h.HandleDocumentForm))
+		rt.Handle("POST "+base+"/documents/{id}/delete", write(h.HandleDocumentForm))
 	}
 
 	api := "/api/c/{cid}"
@@ -50,4 +56,13 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	rt.Handle("POST "+api+"/messages/{mid}/stop", write(h.HandleStop))
 	rt.Handle("GET "+api+"/quota", read(h.HandleQuota))
 	rt.Handle("POST "+api+"/invites", write(h.HandleInviteCreate))
+	rt.Handle("GET "+api+"/profile", read(h.HandleProfileGet))
+	rt.Handle("PUT "+api+"/profile", write(h.HandleProfilePut))
+	rt.Handle("POST "+api+"/memories", write(h.HandleMemoryCreate))
+	rt.Handle("PATCH "+api+"/memories/{id}", write(h.HandleMemoryUpdate))
+	rt.Handle("DELETE "+api+"/memories/{id}", write(h.HandleMemoryDelete))
+	rt.Handle("GET "+api+"/documents", read(h.HandleDocumentList))
+	rt.Handle("POST "+api+"/documents", write(h.HandleDocumentCreate))
+	rt.Handle("GET "+api+"/documents/{id}/file", read(h.HandleDocumentFile))
+	rt.Handle("DELETE "+api+"/documents/{id}", write(h.HandleDocumentDelete))
 }

@@ -79,6 +79,9 @@ type Config struct {
 	StripePriceID                     string
 	CommunitiesDir                    string
 	ChatHistoryLimit                  int
+	CoachContextTokens                int
+	DocumentMaxBytes                  int64
+	DocumentMaxPages                  int
 
 	UndoWindow time.Duration
 
@@ -245,6 +248,12 @@ func (c *Config) validate() Problems {
 	}
 	if c.Product == Coda && (c.UndoWindow <= 0 || c.UndoWindow > 30*24*time.Hour) {
 		p = append(p, fmt.Sprintf("UNDO_WINDOW=%s: must be more than 0 and at most 720h (such as 10m)", c.UndoWindow))
+	}
+	if c.Product == Voyager && (c.CoachContextTokens < 100 || c.CoachContextTokens > 50000) {
+		p = append(p, fmt.Sprintf("COACH_CONTEXT_TOKENS=%d: must be between 100 and 50000 tokens", c.CoachContextTokens))
+	}
+	if c.Product == Voyager && (c.DocumentMaxPages < 1 || c.DocumentMaxPages > 1000) {
+		p = append(p, fmt.Sprintf("DOCUMENT_MAX_PAGES=%d: must be between 1 and 1000", c.DocumentMaxPages))
 	}
 	if c.Product == Voyager && (c.ChatHistoryLimit < 1 || c.ChatHistoryLimit > 200) {
 		p = append(p, fmt.Sprintf("CHAT_HISTORY_LIMIT=%d: must be between 1 and 200 messages", c.ChatHistoryLimit))

@@ -34,7 +34,8 @@ type StackOptions struct {
 	TrustedOrigins []string
 	// CSP overrides the default Content-Security-Policy.
 	CSP string
-	// BodyLimits raise (or lower) MaxBodyBytes for exact request paths,
+	// BodyLimits raise (or lower) MaxBodyBytes for request paths (exact, or
+	// patterns whose {name} segments match any one segment),
 	// such as an import endpoint that takes a whole export.
 	BodyLimits map[string]int64
 }
@@ -287,6 +288,13 @@ func bodyLimit(next http.Handler, def int64, byPath map[string]int64) http.Handl
 		max := def
 		if n, ok := byPath[r.URL.Path]; ok {
 			max = n
+		} else {
+			for pat, n := range byPath {
+				if strings.Contains(pat, "{") && matchSegments(pat, r.URL.Path) {
+					max = n
+					break
+				}
+			}
 		}
 		if r.ContentLength > max {
 			httpapi.Error(w, r, &apperr.Error{Kind: apperr.TooLarge, Message: "The request body is larger than the limit of " + strconv.FormatInt(max, 10) + " bytes."})
@@ -297,6 +305,27 @@ func bodyLimit(next http.Handler, def int64, byPath map[string]int64) http.Handl
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// matchSegments reports whether path matches pattern, whose {name}
+// segments match any one segment (as in http.ServeMux).
+func matchSegments(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i, p := range ps {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if xs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if p != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Origin returns scheme://host of a URL, for trusted-origin lists.

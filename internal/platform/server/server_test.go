@@ -44,14 +44,16 @@ func newTestStack(t *testing.T, logs *bytes.Buffer) (http.Handler, *obs.HTTPMetr
 		}
 		httpapi.Write(w, 200, in)
 	})
-	rt.HandleFunc("POST /api/big", func(w http.ResponseWriter, r *http.Request) {
+	big := func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		if err != nil {
 			httpapi.Error(w, r, apperr.Wrap(apperr.TooLarge, err, "too large"))
 			return
 		}
 		httpapi.Write(w, 200, map[string]int64{"bytes": n})
-	})
+	}
+	rt.HandleFunc("POST /api/big", big)
+	rt.HandleFunc("POST /api/c/{cid}/files", big)
 	rt.HandleFunc("GET /api/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom secret-internal-detail") })
 	rt.HandleFunc("GET /api/items/{id}", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, apperr.E(apperr.NotFound, "No such item."))
@@ -62,7 +64,7 @@ func newTestStack(t *testing.T, logs *bytes.Buffer) (http.Handler, *obs.HTTPMetr
 		w = logs
 	}
 	h, err := Stack(rt, StackOptions{Logger: obs.NewLogger(w, "debug", "json"), Metrics: m, PublicURL: "https://ideas.example.com", MaxBodyBytes: 1024,
-		BodyLimits: map[string]int64{"/api/big": 8192}})
+		BodyLimits: map[string]int64{"/api/big": 8192, "/api/c/{cid}/files": 8192}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +108,13 @@ func TestMiddleware(t *testing.T) {
 		}
 		if w := do(h, "POST", "/api/big", strings.Repeat("x", 9000), json); w.Code != 413 {
 			t.Fatalf("9000 bytes over an 8192 limit: got %d", w.Code)
+		}
+		// A pattern's {name} segment matches one segment.
+		if w := do(h, "POST", "/api/c/alpha/files", strings.Repeat("x", 4000), json); w.Code != 200 {
+			t.Fatalf("4000 bytes under a pattern's 8192 limit: got %d %s", w.Code, w.Body)
+		}
+		if w := do(h, "POST", "/api/c/alpha/files", strings.Repeat("x", 9000), json); w.Code != 413 {
+			t.Fatalf("9000 bytes over a pattern's 8192 limit: got %d", w.Code)
 		}
 	})
 	t.Run("oversized chunked body 413", func(t *testing.T) {

@@ -37,6 +37,27 @@ type Request struct {
 	Temperature *float64
 	MaxTokens   int
 	Community   string // for metrics only
+	// Profile is what the coach knows about the member (profile and
+	// remembered facts): a block after System, cached on its own.
+	Profile string
+	// Documents the member attached go with the conversation's first
+	// message: PDFs as native documents where the provider reads them,
+	// extracted text elsewhere.
+	Documents []Document
+}
+
+// Document is an attached file.
+type Document struct {
+	Name      string
+	MediaType string // application/pdf, text/markdown, …
+	Data      []byte // the file as uploaded
+	Text      string // its extracted text
+}
+
+// DocumentText is the plain-text form of a document for providers that
+// take no files.
+func DocumentText(d Document) string {
+	return "Attached document \"" + d.Name + "\":\n\n" + d.Text
 }
 
 // Usage counts tokens of one call.

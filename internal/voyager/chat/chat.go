@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/voyager/ai"
+	"github.com/relaywork/suite/internal/voyager/coach"
 )
 
 // Role is a member's role in a community.
@@ -80,7 +81,13 @@ type Message struct {
 	CostMicros     int64     `json:"cost_micros"`
 	Error          string    `json:"error,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
+	// Proposal is a fact the coach proposed remembering in this answer
+	// (only on the answer as it finishes; it is kept in coach's store).
+	Proposal *coach.Memory `json:"memory_proposal,omitempty"`
 }
+
+// FinishCached marks an answer served from the answer cache.
+const FinishCached = "cached"
 
 // Turn is one send or regenerate, written by Store.StartTurn.
 type Turn struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/voyager/ai"
+	"github.com/relaywork/suite/internal/voyager/coach"
 	"github.com/relaywork/suite/internal/voyager/community"
 )
 
@@ -32,6 +33,12 @@ type Options struct {
 	Now          func() time.Time
 	HistoryLimit int // messages of context sent (the guide's cost rule: 20)
 	Bus          Bus // nil: answers are followed in this process only
+	// Coach, if set, adds what the coach knows about the member (profile,
+	// memories, documents) to each request, keeps the facts it proposes,
+	// and serves cacheable first questions from the answer cache.
+	Coach *coach.Service
+	// CacheMetrics counts answer-cache hits and misses (nil: none).
+	CacheMetrics *CacheMetrics
 }
 
 // Service runs conversations.
@@ -188,7 +195,7 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	if conv.Title == DefaultTitle {
 		t.Title = cleanTitle(text)
 	}
-	return s.start(ctx, c, conv, t, hist)
+	return s.start(ctx, c, conv, t, hist, len(hist) == 1)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
@@ -211,7 +218,8 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 	if len(hist) > s.o.HistoryLimit {
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
-	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist)
+	// Regenerate always asks the provider, never the answer cache.
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false)
 }
 
 // busy reports whether the conversation's last message is an answer still
@@ -226,13 +234,35 @@ func (s *Service) busy(hist []Message) bool {
 
 // start writes the turn in one transaction (the daily limit is checked
 // there) and starts generating into the answer placeholder.
-func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message) (Sent, error) {
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
 		Temperature: c.Coach.Temperature,
 		MaxTokens:   c.AnswerTokens(),
 		Community:   c.ID,
+	}
+	var g gen
+	if s.o.Coach != nil {
+		kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
+		if err != nil {
+			return Sent{}, err
+		}
+		req.Profile, req.Documents = kc.Block, kc.Documents
+		if c.MemoryOn() {
+			req.System += coach.MemoryInstruction
+			g.memory = true
+		}
+		if ttl := c.CacheTTL(); ttl > 0 && first && !kc.Personal() && t.User != nil {
+			g.cacheKey, g.cacheTTL = coach.CacheKey(c.ID, req.Models["anthropic"]+"|"+req.Models["openai"], c.Coach.SystemPrompt, t.User.Content), ttl
+			hit, ok, err := s.o.Coach.Store().CachedAnswer(ctx, g.cacheKey, s.now())
+			if err != nil {
+				s.log.Warn("answer cache", "err", err.Error())
+			} else if ok {
+				g.hit = &hit
+			}
+			s.o.CacheMetrics.observe(c.ID, g.hit)
+		}
 	}
 	for _, m := range hist {
 		if m.Role == ai.Assistant && strings.TrimSpace(m.Content) == "" {
@@ -271,7 +301,7 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		s.generate(gctx, st, ans, req, committed)
+		s.generate(gctx, st, ans, req, committed, g)
 	}()
 	n, took, err := s.o.Store.StartTurn(ctx, t)
 	if err != nil || !took {
@@ -286,7 +316,15 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	return Sent{User: t.User, Answer: ans, Quota: quota(t.Limit, n)}, nil
 }
 
-func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool) {
+// gen is how one answer is produced besides its request.
+type gen struct {
+	memory   bool                // split off a proposed fact
+	cacheKey string              // cacheable first question, or ""
+	cacheTTL time.Duration       // how long to keep the answer
+	hit      *coach.CachedAnswer // the cached answer to serve instead of the provider
+}
+
+func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool, g gen) {
 	emit := st.append
 	if s.o.Bus != nil {
 		emit = func(text string) {
@@ -296,7 +334,15 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 			}
 		}
 	}
-	res, err := s.o.AI.Stream(ctx, req, emit)
+	var res ai.Result
+	var err error
+	if g.hit != nil {
+		// A cached answer streams at once and costs nothing.
+		emit(g.hit.Content)
+		res = ai.Result{Provider: g.hit.Provider, Model: g.hit.Model, FinishReason: FinishCached}
+	} else {
+		res, err = s.o.AI.Stream(ctx, req, emit)
+	}
 	if !<-committed {
 		// The turn was refused (limit reached in a race, or a write error).
 		st.finish(Message{ID: ans.ID, Status: Failed, Error: "not sent"})
@@ -333,6 +379,28 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 	// Save even though the request (or the server) is gone.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if g.memory && ans.Status == Complete {
+		content, fact := coach.SplitProposal(ans.Content)
+		ans.Content = content
+		if fact != "" {
+			if m, err := s.o.Coach.Propose(sctx, ans.CommunityID, ans.UserID, ans.ID, fact); err == nil {
+				ans.Proposal = &m
+			} else {
+				s.log.Warn("keep proposed memory", "message_id", ans.ID, "err", err.Error())
+			}
+		}
+	}
+	if g.cacheKey != "" && g.hit == nil && ans.Status == Complete && ans.Proposal == nil {
+		now := s.now()
+		a := coach.CachedAnswer{Key: g.cacheKey, CommunityID: ans.CommunityID, Content: ans.Content, Provider: ans.Provider, Model: ans.Model,
+			Usage: ans.Usage, CostMicros: ans.CostMicros, CreatedAt: now, ExpiresAt: now.Add(g.cacheTTL)}
+		if err := s.o.Coach.Store().PutCachedAnswer(sctx, a); err != nil {
+			s.log.Warn("answer cache", "err", err.Error())
+		}
+	}
+	if g.hit != nil {
+		s.o.CacheMetrics.saved(ans.CommunityID, g.hit)
+	}
 	if err := s.o.Store.FinishMessage(sctx, ans); err != nil {
 		s.log.Error("save answer", "message_id", ans.ID, "err", err.Error())
 	}

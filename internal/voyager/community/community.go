@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Visibility says who may join a community.
@@ -65,6 +66,32 @@ type Coach struct {
 	MaxTokens        int      `json:"maxTokens,omitempty"`
 	WelcomeMessage   string   `json:"welcomeMessage,omitempty"`
 	StarterQuestions []string `json:"starterQuestions,omitempty"`
+	// Memory (default on) lets members keep a profile and remembered
+	// facts that go to the coach; false keeps every conversation on its own.
+	Memory *bool `json:"memory,omitempty"`
+	// AnswerCache, if set, answers a conversation's first question from a
+	// cache when nothing personal is in play (opt-in).
+	AnswerCache *AnswerCache `json:"answerCache,omitempty"`
+}
+
+// AnswerCache configures the cache of answers to common first questions.
+type AnswerCache struct {
+	TTL string `json:"ttl"` // how long an answer is reused, such as "24h"
+}
+
+// MemoryOn reports whether the community lets the coach remember members.
+func (c *Community) MemoryOn() bool { return c.Coach.Memory == nil || *c.Coach.Memory }
+
+// CacheTTL is how long answers are cached (0: no cache).
+func (c *Community) CacheTTL() time.Duration {
+	if c.Coach.AnswerCache == nil {
+		return 0
+	}
+	d, err := time.ParseDuration(c.Coach.AnswerCache.TTL)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // Models are the preferred model per provider; empty uses the provider's default.
@@ -77,6 +104,9 @@ type Models struct {
 type Limits struct {
 	// MessagesPerDay is how many answers a member may ask for per UTC day; 0 is unlimited.
 	MessagesPerDay int `json:"messagesPerDay"`
+	// DocumentTokensPerDay bounds the text a member may attach per UTC
+	// day, in estimated tokens; 0 is unlimited.
+	DocumentTokensPerDay int `json:"documentTokensPerDay,omitempty"`
 }
 
 // Billing is used by the billing issue; kept and validated here.
@@ -226,6 +256,14 @@ func (c *Community) Validate() Problems {
 		add("visibility", "is missing", `set "public" or "private"`)
 	default:
 		add("visibility", fmt.Sprintf("%q is not allowed", c.Visibility), `set "public" or "private"`)
+	}
+	if ac := c.Coach.AnswerCache; ac != nil {
+		if d, err := time.ParseDuration(ac.TTL); err != nil || d < time.Minute || d > 30*24*time.Hour {
+			add("coach.answerCache.ttl", fmt.Sprintf("%q is not a duration between 1m and 720h", ac.TTL), `use a duration such as "24h"`)
+		}
+	}
+	if c.Limits.DocumentTokensPerDay < 0 {
+		add("limits.documentTokensPerDay", "is negative", "use 0 for no limit or a number of tokens such as 200000")
 	}
 	if l := c.Branding.Logo; l != "" && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "/") {
 		add("branding.logo", "is neither an https URL nor a path", `use "https://…" or a path such as "/static/logo.svg"`)

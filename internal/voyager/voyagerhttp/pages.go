@@ -82,6 +82,7 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data["Conversations"], data["Quota"] = convs, q
+		data["CoachOn"] = h.o.Coach != nil
 	}
 	h.page(w, r, s, http.StatusOK, "community.html", s.c.Name, data)
 }

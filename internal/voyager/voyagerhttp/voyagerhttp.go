@@ -21,6 +21,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/chat"
+	"github.com/relaywork/suite/internal/voyager/coach"
 	"github.com/relaywork/suite/internal/voyager/community"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 	// AIHint, when no provider is configured, tells the chat page which
 	// variable to set.
 	AIHint string
+	// Coach, if set, serves the profile page and the profile, memory and
+	// document API.
+	Coach *coach.Service
 }
 
 // Handlers serves Voyager.

@@ -4,6 +4,7 @@ package anthropic
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -86,12 +87,21 @@ func (p *Provider) Stream(ctx context.Context, req ai.Request, model string, emi
 		// mark it as a cache breakpoint so repeat calls read it from cache.
 		params.System = []sdk.TextBlockParam{{Text: req.System, CacheControl: sdk.NewCacheControlEphemeralParam()}}
 	}
-	for _, m := range req.Messages {
-		b := sdk.NewTextBlock(m.Content)
+	if req.Profile != "" {
+		// The member's profile and memories change rarely: a breakpoint
+		// of their own after the community's shared prompt.
+		params.System = append(params.System, sdk.TextBlockParam{Text: req.Profile, CacheControl: sdk.NewCacheControlEphemeralParam()})
+	}
+	for i, m := range req.Messages {
+		var blocks []sdk.ContentBlockParamUnion
+		if i == 0 && m.Role == ai.User {
+			blocks = documentBlocks(req.Documents)
+		}
+		blocks = append(blocks, sdk.NewTextBlock(m.Content))
 		if m.Role == ai.Assistant {
-			params.Messages = append(params.Messages, sdk.NewAssistantMessage(b))
+			params.Messages = append(params.Messages, sdk.NewAssistantMessage(blocks...))
 		} else {
-			params.Messages = append(params.Messages, sdk.NewUserMessage(b))
+			params.Messages = append(params.Messages, sdk.NewUserMessage(blocks...))
 		}
 	}
 	var opts []option.RequestOption
@@ -131,6 +141,26 @@ func (p *Provider) Stream(ctx context.Context, req ai.Request, model string, emi
 		return u, stop, ai.Classify(Name, 0, errors.New("stream ended without message_stop"))
 	}
 	return u, stop, nil
+}
+
+// documentBlocks sends PDFs as native documents (base64) and other files as
+// plain-text documents; the last one is a cache breakpoint, so the
+// documents are read from cache on later turns.
+func documentBlocks(docs []ai.Document) []sdk.ContentBlockParamUnion {
+	var out []sdk.ContentBlockParamUnion
+	for i, d := range docs {
+		b := sdk.DocumentBlockParam{Title: sdk.String(d.Name)}
+		if d.MediaType == "application/pdf" {
+			b.Source = sdk.DocumentBlockParamSourceUnion{OfBase64: &sdk.Base64PDFSourceParam{Data: base64.StdEncoding.EncodeToString(d.Data)}}
+		} else {
+			b.Source = sdk.DocumentBlockParamSourceUnion{OfText: &sdk.PlainTextSourceParam{Data: d.Text}}
+		}
+		if i == len(docs)-1 {
+			b.CacheControl = sdk.NewCacheControlEphemeralParam()
+		}
+		out = append(out, sdk.ContentBlockParamUnion{OfDocument: &b})
+	}
+	return out
 }
 
 func classify(err error) error {

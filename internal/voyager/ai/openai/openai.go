@@ -91,7 +91,18 @@ func (p *Provider) Stream(ctx context.Context, req ai.Request, model string, emi
 	if req.System != "" {
 		params.Messages = append(params.Messages, sdk.SystemMessage(req.System))
 	}
-	for _, m := range req.Messages {
+	if req.Profile != "" {
+		params.Messages = append(params.Messages, sdk.SystemMessage(req.Profile))
+	}
+	for i, m := range req.Messages {
+		if i == 0 && m.Role == ai.User && len(req.Documents) > 0 {
+			// No file input here: the documents' extracted text goes first.
+			parts := make([]string, 0, len(req.Documents)+1)
+			for _, d := range req.Documents {
+				parts = append(parts, ai.DocumentText(d))
+			}
+			m.Content = strings.Join(append(parts, m.Content), "\n\n---\n\n")
+		}
 		if m.Role == ai.Assistant {
 			params.Messages = append(params.Messages, sdk.AssistantMessage(m.Content))
 		} else {
