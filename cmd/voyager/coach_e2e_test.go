@@ -7,10 +7,14 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/voyager/ai/aitest"
@@ -278,4 +282,60 @@ func TestAnswerCache(t *testing.T) {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestCoachFilesInS3: with FILES_URL on S3-compatible storage (gofakes3,
+// in the test) the file goes to the bucket, not the database; it is read
+// back for the provider and the download; account deletion removes it.
+func TestCoachFilesInS3(t *testing.T) {
+	t.Parallel()
+	backend := s3mem.New()
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer srv.Close()
+	backend.CreateBucket("files")
+	ant := aitest.Anthropic(aitest.Script{Chunks: []string{"Noted."}})
+	s := apptest.Start(t, run, voyagerEnv(t, ant, nil, map[string]string{
+		"FILES_URL": "s3://files/voyager?endpoint=" + srv.URL, "FILES_S3_ACCESS_KEY_ID": "test", "FILES_S3_SECRET_ACCESS_KEY": "test",
+	}))
+	c := signIn(t, s, "ada@example.com", false)
+	do(t, c, "POST", s.URL+"/c/alpha/join", "", nil)
+	cv := coachtest.PDF(t, "Ada Lovelace\nSpark pipelines")
+	r := uploadDoc(t, c, s.URL+"/api/c/alpha/documents", "cv.pdf", cv)
+	if r.status != 201 {
+		t.Fatalf("attach: %d %s", r.status, r.body)
+	}
+	id := decode[struct{ Document struct{ ID string } }](t, r).Document.ID
+	objects := func() int {
+		l, err := backend.ListBucket("files", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Contents)
+	}
+	if objects() != 1 {
+		t.Fatalf("objects in the bucket: %d, want 1", objects())
+	}
+	ask(t, c, s, newConversation(t, c, s), "Read my CV")
+	calls := ant.Calls()
+	if !strings.Contains(jsonText(calls[len(calls)-1].Body["messages"]), base64.StdEncoding.EncodeToString(cv)[:60]) {
+		t.Fatal("the PDF from the bucket did not reach the provider")
+	}
+	resp, err := c.Get(s.URL + "/api/c/alpha/documents/" + id + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, cv) {
+		t.Fatal("download differs from the upload")
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/account/delete", strings.NewReader("confirm=ada%40example.com"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.URL)
+	if resp, err := c.Do(req); err != nil || resp.StatusCode >= 400 {
+		t.Fatalf("delete account: %v %v", err, resp)
+	}
+	if n := objects(); n != 0 {
+		t.Fatalf("after account deletion %d object(s) remain in the bucket", n)
+	}
 }

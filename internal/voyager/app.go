@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/blob"
 	"github.com/relaywork/suite/internal/platform/config"
 	"github.com/relaywork/suite/internal/platform/cron"
 	"github.com/relaywork/suite/internal/platform/web"
@@ -89,10 +90,19 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		// Several instances: answers in progress are shared through Redis.
 		bus = chatredis.New(p.Redis, "voyager:")
 	}
-	coachSvc := coach.NewService(coachstore.New(p.DB), coach.Settings{
+	coachSet := coach.Settings{
 		ContextTokens: p.Config.CoachContextTokens,
 		Limits:        coach.Limits{MaxBytes: p.Config.DocumentMaxBytes, MaxPages: p.Config.DocumentMaxPages},
-	}, p.Now)
+	}
+	if p.Config.FilesURL != "" {
+		files, err := blob.Open(p.Config.FilesURL, blob.Credentials{AccessKeyID: p.Config.FilesS3AccessKeyID, SecretAccessKey: p.Config.FilesS3SecretAccessKey})
+		if err != nil {
+			return nil, app.Usagef("voyager: %v", err)
+		}
+		coachSet.Files = files
+		p.Logger.Info("attached files are kept outside the database", "store", files.String())
+	}
+	coachSvc := coach.NewService(coachstore.New(p.DB), coachSet, p.Now)
 	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit,
 		Coach: coachSvc, CacheMetrics: chat.NewCacheMetrics(p.Metrics)})
 	hint := ""
@@ -107,7 +117,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
 	p.Auth.AddDataSection(dataSection(p, st))
-	p.Auth.AddDataSection(coachDataSection(st, coachSvc.Store()))
+	p.Auth.AddDataSection(coachDataSection(st, coachSvc))
 	if err := p.Cron.Register(cron.Job{Name: "purge-answer-cache", Schedule: "41 * * * *", Description: "delete expired cached answers",
 		Run: func(ctx context.Context) (map[string]any, error) {
 			n, err := coachSvc.Store().PurgeCache(ctx, p.Now())

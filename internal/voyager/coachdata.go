@@ -13,8 +13,10 @@ import (
 // coachDataSection is what the coach knows about the member in "download
 // my data": per community, the profile, every remembered or proposed fact,
 // and each document with its extracted text and the file itself (base64).
-// Account deletion removes the rows (ON DELETE CASCADE).
-func coachDataSection(chats chat.Store, st coach.Store) auth.DataSection {
+// Account deletion removes the files in FILES_URL, then the rows go with
+// the user (ON DELETE CASCADE).
+func coachDataSection(chats chat.Store, svc *coach.Service) auth.DataSection {
+	st := svc.Store()
 	type docOut struct {
 		coach.Document
 		Text string `json:"text"`
@@ -58,7 +60,7 @@ func coachDataSection(chats chat.Store, st coach.Store) auth.DataSection {
 						return err
 					}
 					for _, d := range ds {
-						full, err := st.Document(ctx, m.CommunityID, userID, d.ID)
+						full, err := svc.Document(ctx, m.CommunityID, userID, d.ID)
 						if err != nil {
 							return err
 						}
@@ -69,5 +71,7 @@ func coachDataSection(chats chat.Store, st coach.Store) auth.DataSection {
 			}
 			return json.NewEncoder(w).Encode(out)
 		},
+		// Files kept outside the database go before the rows that name them.
+		Delete: svc.DeleteFiles,
 	}
 }

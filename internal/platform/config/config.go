@@ -82,6 +82,9 @@ type Config struct {
 	CoachContextTokens                int
 	DocumentMaxBytes                  int64
 	DocumentMaxPages                  int
+	FilesURL                          string
+	FilesS3AccessKeyID                string
+	FilesS3SecretAccessKey            string
 
 	UndoWindow time.Duration
 
@@ -251,6 +254,11 @@ func (c *Config) validate() Problems {
 	}
 	if c.Product == Voyager && (c.CoachContextTokens < 100 || c.CoachContextTokens > 50000) {
 		p = append(p, fmt.Sprintf("COACH_CONTEXT_TOKENS=%d: must be between 100 and 50000 tokens", c.CoachContextTokens))
+	}
+	if c.FilesURL != "" {
+		if u, err := url.Parse(c.FilesURL); err != nil || !(u.Scheme == "" || u.Scheme == "file" || (u.Scheme == "s3" && u.Host != "")) {
+			p = append(p, fmt.Sprintf("FILES_URL=%q: use file:///path/to/folder or s3://bucket/prefix?endpoint=https://host&region=…", c.FilesURL))
+		}
 	}
 	if c.Product == Voyager && (c.DocumentMaxPages < 1 || c.DocumentMaxPages > 1000) {
 		p = append(p, fmt.Sprintf("DOCUMENT_MAX_PAGES=%d: must be between 1 and 1000", c.DocumentMaxPages))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/blob"
 	"github.com/relaywork/suite/internal/voyager/ai"
 )
 
@@ -72,6 +74,7 @@ type Document struct {
 	Tokens         int       `json:"tokens"`
 	Text           string    `json:"-"`
 	Data           []byte    `json:"-"`
+	BlobKey        string    `json:"-"` // where Data is kept when FILES_URL is set
 	CreatedAt      time.Time `json:"created_at"`
 }
 
@@ -102,6 +105,8 @@ type Store interface {
 	DocumentsForContext(ctx context.Context, communityID, userID, conversationID string) ([]Document, error)
 	Document(ctx context.Context, communityID, userID, id string) (Document, error)
 	DeleteDocument(ctx context.Context, communityID, userID, id string) error
+	// BlobKeys lists the member's files kept in the blob store.
+	BlobKeys(ctx context.Context, userID string) ([]string, error)
 	CachedAnswer(ctx context.Context, key string, now time.Time) (CachedAnswer, bool, error)
 	PutCachedAnswer(ctx context.Context, a CachedAnswer) error
 	PurgeCache(ctx context.Context, now time.Time) (int64, error)
@@ -111,6 +116,9 @@ type Store interface {
 type Settings struct {
 	ContextTokens int // COACH_CONTEXT_TOKENS: budget of the profile-and-memory block
 	Limits        Limits
+	// Files, if set, keeps uploaded files (FILES_URL: a folder or S3)
+	// instead of the database; their extracted text stays in the database.
+	Files blob.Store
 }
 
 // Service is the coach's memory of members.
@@ -237,7 +245,17 @@ func (s *Service) Attach(ctx context.Context, communityID, userID, conversationI
 	d := Document{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: communityID, UserID: userID, ConversationID: conversationID,
 		Name: name, Kind: ex.Kind, MediaType: ex.MediaType, Size: int64(len(data)), Pages: ex.Pages, Text: ex.Text,
 		Tokens: EstimateTokens(ex.Text), Data: data, CreatedAt: now}
+	if s.set.Files != nil {
+		d.BlobKey = communityID + "/" + userID + "/" + d.ID
+		if err := s.set.Files.Put(ctx, d.BlobKey, data); err != nil {
+			return Document{}, apperr.Wrap(apperr.Unavailable, err, "The file could not be stored right now. Please try again.")
+		}
+		d.Data = nil
+	}
 	used, ok, err := s.st.AddDocument(ctx, d, now.Format(time.DateOnly), limit)
+	if (err != nil || !ok) && d.BlobKey != "" {
+		_ = s.set.Files.Delete(context.WithoutCancel(ctx), d.BlobKey)
+	}
 	if err != nil {
 		return Document{}, err
 	}
@@ -246,6 +264,60 @@ func (s *Service) Attach(ctx context.Context, communityID, userID, conversationI
 	}
 	d.Data, d.Text = nil, ""
 	return d, nil
+}
+
+// load reads a document's file from the blob store when it is kept there.
+func (s *Service) load(ctx context.Context, d *Document) error {
+	if d.BlobKey == "" || s.set.Files == nil {
+		return nil
+	}
+	b, err := s.set.Files.Get(ctx, d.BlobKey)
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "An attached file could not be read right now. Please try again.")
+	}
+	d.Data = b
+	return nil
+}
+
+// Document returns the member's document id with its file.
+func (s *Service) Document(ctx context.Context, communityID, userID, id string) (Document, error) {
+	d, err := s.st.Document(ctx, communityID, userID, id)
+	if err != nil {
+		return Document{}, err
+	}
+	return d, s.load(ctx, &d)
+}
+
+// DeleteDocument removes the member's document and its file.
+func (s *Service) DeleteDocument(ctx context.Context, communityID, userID, id string) error {
+	d, err := s.st.Document(ctx, communityID, userID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteDocument(ctx, communityID, userID, id); err != nil {
+		return err
+	}
+	if d.BlobKey != "" && s.set.Files != nil {
+		return s.set.Files.Delete(ctx, d.BlobKey)
+	}
+	return nil
+}
+
+// DeleteFiles removes every file of userID kept in the blob store (account
+// deletion; the rows go with the user).
+func (s *Service) DeleteFiles(ctx context.Context, userID string) error {
+	if s.set.Files == nil {
+		return nil
+	}
+	keys, err := s.st.BlobKeys(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, s.set.Files.Delete(ctx, k))
+	}
+	return errors.Join(errs...)
 }
 
 // Context is what goes to the provider besides the conversation.
@@ -276,6 +348,11 @@ func (s *Service) Build(ctx context.Context, communityID, userID, conversationID
 	docs, err := s.st.DocumentsForContext(ctx, communityID, userID, conversationID)
 	if err != nil {
 		return Context{}, err
+	}
+	for i := range docs {
+		if err := s.load(ctx, &docs[i]); err != nil {
+			return Context{}, err
+		}
 	}
 	for _, d := range docs {
 		out.Documents = append(out.Documents, ai.Document{Name: d.Name, MediaType: d.MediaType, Data: d.Data, Text: d.Text})

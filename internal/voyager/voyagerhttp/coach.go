@@ -235,7 +235,7 @@ func (h *Handlers) HandleDocumentFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := h.o.Coach.Store().Document(r.Context(), s.c.ID, s.user.ID, r.PathValue("id"))
+	d, err := h.o.Coach.Document(r.Context(), s.c.ID, s.user.ID, r.PathValue("id"))
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return
@@ -258,7 +258,7 @@ func (h *Handlers) HandleDocumentDelete(w http.ResponseWriter, r *http.Request) 
 	if !ok {
 		return
 	}
-	if err := h.o.Coach.Store().DeleteDocument(r.Context(), s.c.ID, s.user.ID, r.PathValue("id")); err != nil {
+	if err := h.o.Coach.DeleteDocument(r.Context(), s.c.ID, s.user.ID, r.PathValue("id")); err != nil {
 		httpapi.Error(w, r, err)
 		return
 	}
@@ -357,7 +357,7 @@ func (h *Handlers) HandleDocumentForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id := r.PathValue("id"); id != "" {
-		if err := h.o.Coach.Store().DeleteDocument(r.Context(), s.c.ID, s.user.ID, id); err != nil {
+		if err := h.o.Coach.DeleteDocument(r.Context(), s.c.ID, s.user.ID, id); err != nil {
 			h.formError(w, r, s, err)
 			return
 		}

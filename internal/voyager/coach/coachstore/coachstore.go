@@ -119,8 +119,12 @@ func (s *Store) AddDocument(ctx context.Context, d coach.Document, day string, l
 		if _, err := tx.Exec(ctx, `UPDATE voyager_usage SET document_tokens = document_tokens + ? WHERE community_id = ? AND user_id = ? AND day = ?`, d.Tokens, d.CommunityID, d.UserID, day); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO voyager_documents (id, community_id, user_id, conversation_id, name, kind, media_type, size, pages, tokens, text, data, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.CommunityID, d.UserID, d.ConversationID, d.Name, d.Kind, d.MediaType, d.Size, d.Pages, d.Tokens, d.Text, d.Data, d.CreatedAt); err != nil {
+		data := d.Data
+		if data == nil {
+			data = []byte{}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO voyager_documents (id, community_id, user_id, conversation_id, name, kind, media_type, size, pages, tokens, text, data, blob_key, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.CommunityID, d.UserID, d.ConversationID, d.Name, d.Kind, d.MediaType, d.Size, d.Pages, d.Tokens, d.Text, data, d.BlobKey, d.CreatedAt); err != nil {
 			return err
 		}
 		used += d.Tokens
@@ -130,10 +134,29 @@ func (s *Store) AddDocument(ctx context.Context, d coach.Document, day string, l
 	return used, ok, err
 }
 
-const docColumns = `id, conversation_id, name, kind, media_type, size, pages, tokens, created_at`
+const docColumns = `id, conversation_id, name, kind, media_type, size, pages, tokens, blob_key, created_at`
 
 func scanDoc(sc interface{ Scan(...any) error }, d *coach.Document, extra ...any) error {
-	return sc.Scan(append([]any{&d.ID, &d.ConversationID, &d.Name, &d.Kind, &d.MediaType, &d.Size, &d.Pages, &d.Tokens, &d.CreatedAt}, extra...)...)
+	return sc.Scan(append([]any{&d.ID, &d.ConversationID, &d.Name, &d.Kind, &d.MediaType, &d.Size, &d.Pages, &d.Tokens, &d.BlobKey, &d.CreatedAt}, extra...)...)
+}
+
+// BlobKeys lists the keys of every file of userID kept outside the
+// database (account deletion removes them).
+func (s *Store) BlobKeys(ctx context.Context, userID string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT blob_key FROM voyager_documents WHERE user_id = ? AND blob_key <> ''`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // Documents lists the member's documents of a conversation (or, with
