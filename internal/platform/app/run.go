@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -251,6 +252,9 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 		opt.DialTimeout = 2 * time.Second
 		opt.DialerRetries = 1
 		opt.MaxRetries = 1
+		// go-redis prints through its own package logger: once per
+		// process, send it through slog (JSON) instead of plain stderr.
+		redisLogOnce.Do(func() { redis.SetLogger(obs.RedisLogger{Fallback: log}) })
 		client := redis.NewClient(opt)
 		closers = append(closers, func() { client.Close() })
 		rdb = client
@@ -312,6 +316,10 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 	}
 	return pl, m, closeAll, nil
 }
+
+// redisLogOnce guards go-redis's process-wide logger: the first server's
+// logger is its fallback for messages outside a request.
+var redisLogOnce sync.Once
 
 func instanceID(p Product) string {
 	h, _ := os.Hostname()

@@ -83,7 +83,9 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		},
 		Page: pl.maintenancePage,
 	})
-	h, err := server.Stack(pl.Auth.Middleware(routes), server.StackOptions{
+	// Label: the route is known to the metrics even when the session
+	// lookup in front of the router fails (a database outage).
+	h, err := server.Stack(pl.Router.Label(pl.Auth.Middleware(routes)), server.StackOptions{
 		Logger:         log,
 		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
 		PublicURL:      c.PublicURL,

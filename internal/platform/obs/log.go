@@ -4,9 +4,11 @@ package obs
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // NewLogger returns a logger writing to w at level ("debug", "info", "warn",
@@ -92,4 +94,67 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
+}
+
+// request is what the server learns about a request as it passes through:
+// the route pattern (known once the router has matched) and whether an
+// error of it has been reported to Sentry yet.
+type request struct {
+	route    atomic.Pointer[string]
+	reported atomic.Bool
+}
+
+type requestKey struct{}
+
+// WithRequest returns ctx carrying a fresh record of the request for
+// SetRoute, Route and the Sentry handler; the server's outermost
+// middleware calls it once per request.
+func WithRequest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKey{}, &request{})
+}
+
+// SetRoute records the matched route pattern of the request in ctx.
+func SetRoute(ctx context.Context, pattern string) {
+	if rq, ok := ctx.Value(requestKey{}).(*request); ok {
+		rq.route.Store(&pattern)
+	}
+}
+
+// Route returns the route pattern recorded for the request in ctx, or "".
+func Route(ctx context.Context) string {
+	if rq, ok := ctx.Value(requestKey{}).(*request); ok {
+		if p := rq.route.Load(); p != nil {
+			return *p
+		}
+	}
+	return ""
+}
+
+// firstReport reports whether this is the request's first error report
+// (true outside a request), so one failed request is one Sentry event.
+func firstReport(ctx context.Context) bool {
+	rq, ok := ctx.Value(requestKey{}).(*request)
+	return !ok || rq.reported.CompareAndSwap(false, true)
+}
+
+// RedisLogger writes the Redis client's own messages (go-redis prints them
+// through its package logger, set with redis.SetLogger) as structured
+// records: through the logger of the operation's context when it has one
+// (a request's, with its request ID), else through Fallback, at warn
+// level, so they are JSON like every other line.
+type RedisLogger struct {
+	Fallback *slog.Logger
+}
+
+// Printf implements go-redis's internal.Logging.
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	lg, ok := ctx.Value(loggerKey).(*slog.Logger)
+	if !ok {
+		lg = l.Fallback
+	}
+	if lg == nil {
+		return
+	}
+	msg := strings.TrimSpace(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+	lg.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", msg))
 }

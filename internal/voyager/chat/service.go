@@ -125,7 +125,10 @@ func quota(limit, used int) Quota {
 
 // StartConversation creates an empty conversation.
 func (s *Service) StartConversation(ctx context.Context, c *community.Community, userID, title string) (Conversation, error) {
-	title = cleanTitle(title)
+	title, err := checkTitle(title)
+	if err != nil {
+		return Conversation{}, err
+	}
 	if title == "" {
 		title = DefaultTitle
 	}
@@ -136,18 +139,41 @@ func (s *Service) StartConversation(ctx context.Context, c *community.Community,
 
 // Rename sets a conversation's title.
 func (s *Service) Rename(ctx context.Context, c *community.Community, userID, id, title string) error {
-	title = cleanTitle(title)
+	title, err := checkTitle(title)
+	if err != nil {
+		return err
+	}
 	if title == "" {
 		return apperr.InvalidFields("Check the title.", map[string]string{"title": "Give the conversation a title."})
 	}
 	return s.o.Store.RenameConversation(ctx, c.ID, userID, id, title, s.now())
 }
 
+// MaxTitleLen is the longest conversation title a member may give, in
+// characters (after runs of spaces are folded into one).
+const MaxTitleLen = 80
+
+// checkTitle folds whitespace in a title the member gave and refuses one
+// longer than MaxTitleLen, or one whose bytes cannot be stored, with a
+// field error (it is never cut silently).
+func checkTitle(t string) (string, error) {
+	if p := apperr.TextProblem(t); p != "" {
+		return "", apperr.InvalidText(map[string]string{"title": p})
+	}
+	t = strings.Join(strings.Fields(t), " ")
+	if n := utf8.RuneCountInString(t); n > MaxTitleLen {
+		return "", apperr.InvalidFields("Check the title.", map[string]string{"title": fmt.Sprintf("Keep it to %d characters (it has %d).", MaxTitleLen, n)})
+	}
+	return t, nil
+}
+
+// cleanTitle makes a title from the first message: folded whitespace, cut
+// to MaxTitleLen characters with an ellipsis.
 func cleanTitle(t string) string {
 	t = strings.Join(strings.Fields(t), " ")
-	if utf8.RuneCountInString(t) > 80 {
+	if utf8.RuneCountInString(t) > MaxTitleLen {
 		r := []rune(t)
-		t = strings.TrimSpace(string(r[:79])) + "…"
+		t = strings.TrimSpace(string(r[:MaxTitleLen-1])) + "…"
 	}
 	return t
 }
@@ -164,6 +190,8 @@ type Sent struct {
 func (s *Service) Send(ctx context.Context, c *community.Community, conv Conversation, text string) (Sent, error) {
 	text = strings.TrimSpace(text)
 	switch {
+	case apperr.TextProblem(text) != "":
+		return Sent{}, apperr.InvalidText(map[string]string{"content": apperr.TextProblem(text)})
 	case text == "":
 		return Sent{}, apperr.InvalidFields("Write a message first.", map[string]string{"content": "Write a message."})
 	case utf8.RuneCountInString(text) > MaxMessageLen:
