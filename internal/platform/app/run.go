@@ -66,6 +66,8 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return restoreCmd(ctx, p, env, args)
 	case "db":
 		return dbCmd(ctx, p, env, args)
+	case "routes":
+		return routesCmd(ctx, p, env, args)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
 		return nil
@@ -105,6 +107,7 @@ Usage:
   %[1]s backup FILE             write a consistent copy of the database while it runs
   %[1]s restore FILE --yes      replace the database with a backup (turn maintenance on first)
   %[1]s db stats                the database's size and every table's row count
+  %[1]s routes                  list every route pattern the server serves
 %[3]s  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.

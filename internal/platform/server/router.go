@@ -19,6 +19,7 @@ type Router struct {
 	mux      *http.ServeMux
 	notFound http.Handler
 	fail     func(http.ResponseWriter, *http.Request, error)
+	patterns []string
 }
 
 // NewRouter returns a Router; notFound renders the HTML 404 page (nil: plain).
@@ -43,6 +44,7 @@ func (rt *Router) SetFail(f func(http.ResponseWriter, *http.Request, error)) { r
 // sends them to a store.
 func (rt *Router) Handle(pattern string, h http.Handler) {
 	names := wildcards(pattern)
+	rt.patterns = append(rt.patterns, pattern)
 	rt.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		SetRoute(r.Context(), pattern)
 		if err := CheckText(r, names); err != nil {
@@ -52,6 +54,9 @@ func (rt *Router) Handle(pattern string, h http.Handler) {
 		h.ServeHTTP(w, r)
 	}))
 }
+
+// Patterns returns every registered route pattern, in registration order.
+func (rt *Router) Patterns() []string { return append([]string(nil), rt.patterns...) }
 
 // Fail answers err as JSON under /api/ (or when the client wants JSON) and
 // with the page set by SetFail elsewhere.
