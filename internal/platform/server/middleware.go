@@ -3,9 +3,9 @@ package server
 import (
 	"bufio"
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"

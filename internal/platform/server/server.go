@@ -52,7 +52,7 @@ func New(o Options) *Server {
 		// WriteTimeout stays 0: streamed answers (SSE) and WebSockets run
 		// long; handlers that need a deadline set one with
 		// http.ResponseController.
-		IdleTimeout:    120 * time.Second,
+		IdleTimeout: 120 * time.Second,
 		// The middleware applies DefaultMaxHeaderBytes (and answers 431 in
 		// JSON under /api/); this ceiling only stops absurd heads.
 		MaxHeaderBytes: HeaderCeiling,

@@ -13,9 +13,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/relaywork/suite/internal/coda/idea"
 	"github.com/relaywork/suite/internal/platform/apperr"
