@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -205,11 +206,12 @@ func Dependency(err error) *Error {
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.ErrUnexpectedEOF), // a connection cut mid-answer
+		strings.Contains(err.Error(), "unexpected EOF"),
 		errors.As(err, &ne),
 		strings.Contains(err.Error(), "sql: database is closed"),
 		strings.Contains(err.Error(), "failed to connect to"), // pgconn.ConnectError
-		strings.Contains(err.Error(), "conn closed"),          // pgx: the server cut the connection
-		strings.Contains(err.Error(), "unexpected EOF") && strings.Contains(err.Error(), "receive message"):
+		strings.Contains(err.Error(), "conn closed"):          // pgx: the server cut the connection
 		return unavailable()
 	}
 	return nil

@@ -232,7 +232,12 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 		}
 		level := slog.LevelInfo
 		gone := errors.Is(ctx.Err(), context.Canceled)
-		if sw.status >= 500 && !gone {
+		switch {
+		case gone:
+		case sw.status == http.StatusServiceUnavailable:
+			// A dependency or maintenance: logged once, as a warning.
+			level = slog.LevelWarn
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		if route == "GET /healthz" || route == "GET /metrics" || route == "GET /readyz" || strings.HasPrefix(route, "GET /assets/") {
