@@ -158,3 +158,37 @@ func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	msg := strings.TrimSpace(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 	lg.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", msg))
 }
+
+// BindRequest returns l with the request record of ctx (see WithRequest)
+// bound to it, so records logged without a context (Logger.Error rather
+// than ErrorContext) still count as the request's: the Sentry handler sees
+// its route and sends one event per failed request.
+func BindRequest(ctx context.Context, l *slog.Logger) *slog.Logger {
+	rq, ok := ctx.Value(requestKey{}).(*request)
+	if !ok {
+		return l
+	}
+	return slog.New(boundHandler{next: l.Handler(), rq: rq})
+}
+
+type boundHandler struct {
+	next slog.Handler
+	rq   *request
+}
+
+func (h boundHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h boundHandler) Handle(ctx context.Context, r slog.Record) error {
+	if _, ok := ctx.Value(requestKey{}).(*request); !ok {
+		ctx = context.WithValue(ctx, requestKey{}, h.rq)
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h boundHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return boundHandler{next: h.next.WithAttrs(as), rq: h.rq}
+}
+
+func (h boundHandler) WithGroup(name string) slog.Handler {
+	return boundHandler{next: h.next.WithGroup(name), rq: h.rq}
+}

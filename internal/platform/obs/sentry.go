@@ -120,6 +120,11 @@ func (h *sentryHandler) report(ctx context.Context, r slog.Record) {
 	} else if route, ok := extra["route"].(string); ok {
 		ev.Transaction = route
 	}
+	if _, ok := ev.Tags["request_id"]; !ok {
+		if id, ok := extra["request_id"].(string); ok {
+			ev.Tags["request_id"] = id
+		}
+	}
 	ev.Contexts = map[string]sentry.Context{"log": extra}
 	scope := sentry.NewScope()
 	h.client.CaptureEvent(ev, nil, scope)

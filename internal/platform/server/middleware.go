@@ -211,7 +211,7 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 		ctx := obs.WithRequest(r.Context())
 		ctx = obs.WithRequestID(ctx, id)
 		ctx = httpapi.WithClientIP(ctx, ip)
-		ctx = obs.WithLogger(ctx, log.With("request_id", id))
+		ctx = obs.WithLogger(ctx, obs.BindRequest(ctx, log.With("request_id", id)))
 		w.Header().Set("X-Request-ID", id)
 		sw := &statusWriter{ResponseWriter: w}
 		if m != nil {
