@@ -178,6 +178,22 @@ func cleanTitle(t string) string {
 	return t
 }
 
+// checkMessage trims a member's message and refuses one that is empty,
+// longer than MaxMessageLen or holds bytes a database cannot store (a NUL,
+// invalid UTF-8), each with a field error on "content".
+func checkMessage(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case apperr.TextProblem(text) != "":
+		return "", apperr.InvalidText(map[string]string{"content": apperr.TextProblem(text)})
+	case text == "":
+		return "", apperr.InvalidFields("Write a message first.", map[string]string{"content": "Write a message."})
+	case utf8.RuneCountInString(text) > MaxMessageLen:
+		return "", apperr.InvalidFields("That message is too long.", map[string]string{"content": fmt.Sprintf("Keep it under %d characters.", MaxMessageLen)})
+	}
+	return text, nil
+}
+
 // Sent is what Send and Regenerate return.
 type Sent struct {
 	User   *Message `json:"user_message,omitempty"`
@@ -188,14 +204,10 @@ type Sent struct {
 // Send stores the member's message and starts the coach's answer, which
 // streams through the Hub; it returns at once.
 func (s *Service) Send(ctx context.Context, c *community.Community, conv Conversation, text string) (Sent, error) {
-	text = strings.TrimSpace(text)
+	text, err := checkMessage(text)
 	switch {
-	case apperr.TextProblem(text) != "":
-		return Sent{}, apperr.InvalidText(map[string]string{"content": apperr.TextProblem(text)})
-	case text == "":
-		return Sent{}, apperr.InvalidFields("Write a message first.", map[string]string{"content": "Write a message."})
-	case utf8.RuneCountInString(text) > MaxMessageLen:
-		return Sent{}, apperr.InvalidFields("That message is too long.", map[string]string{"content": fmt.Sprintf("Keep it under %d characters.", MaxMessageLen)})
+	case err != nil:
+		return Sent{}, err
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
