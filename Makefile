@@ -35,7 +35,8 @@ vet:
 test: assets
 	@eval "$$(scripts/services.sh)" && \
 	  $(MAKE) --no-print-directory vet && \
-	  $(GO) test -race -count=1 -timeout 20m ./...
+	  $(GO) test -race -count=1 -timeout 20m ./... && \
+	  scripts/fuzz.sh
 
 bench: build
 	bench/run.sh
@@ -58,3 +59,10 @@ runner-release:
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' \
 	    -o $(BIN)/release/coda-runner-$$os-$$arch$$ext ./cmd/coda-runner || exit 1; \
 	done
+
+# Fuzzing (docs/operations.md, "Fuzzing"): every FuzzXxx target in the
+# module, found automatically. `make test` runs them briefly (a shared
+# budget of FUZZ_BUDGET seconds); `make fuzz FUZZTIME=5m` digs longer.
+.PHONY: fuzz
+fuzz:
+	scripts/fuzz.sh

@@ -153,7 +153,7 @@ func normaliseTags(in []string) ([]string, string) {
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
 	for _, raw := range in {
-		t := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), "#")))
+		t := strings.ToLower(strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(raw), "#")))
 		switch {
 		case !utf8.ValidString(t):
 			return nil, "must be valid UTF-8 text"

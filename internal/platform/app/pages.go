@@ -43,6 +43,7 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 		return nil, fmt.Errorf("pages: %w", err)
 	}
 	p.pages = r
+	p.Router.SetFail(r.Fail)
 	p.Router.Handle("GET "+web.AssetsPrefix, assets.Handler())
 	p.Auth.Routes(p.Router, auth.RouteOptions{Pages: r, SignInLimit: p.SignInLimit, WriteLimit: p.Write})
 	return &Site{Render: r, Assets: assets}, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -65,6 +66,8 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return restoreCmd(ctx, p, env, args)
 	case "db":
 		return dbCmd(ctx, p, env, args)
+	case "routes":
+		return routesCmd(ctx, p, env, args)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
 		return nil
@@ -104,6 +107,7 @@ Usage:
   %[1]s backup FILE             write a consistent copy of the database while it runs
   %[1]s restore FILE --yes      replace the database with a backup (turn maintenance on first)
   %[1]s db stats                the database's size and every table's row count
+  %[1]s routes                  list every route pattern the server serves
 %[3]s  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
@@ -251,6 +255,9 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 		opt.DialTimeout = 2 * time.Second
 		opt.DialerRetries = 1
 		opt.MaxRetries = 1
+		// go-redis prints through its own package logger: once per
+		// process, send it through slog (JSON) instead of plain stderr.
+		redisLogOnce.Do(func() { redis.SetLogger(obs.RedisLogger{Fallback: log}) })
 		client := redis.NewClient(opt)
 		closers = append(closers, func() { client.Close() })
 		rdb = client
@@ -312,6 +319,10 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 	}
 	return pl, m, closeAll, nil
 }
+
+// redisLogOnce guards go-redis's process-wide logger: the first server's
+// logger is its fallback for messages outside a request.
+var redisLogOnce sync.Once
 
 func instanceID(p Product) string {
 	h, _ := os.Hostname()

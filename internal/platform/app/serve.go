@@ -61,23 +61,7 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	defer closeAll()
 
 	var srv *server.Server
-	health := &server.Health{
-		Version:  Version,
-		Draining: func() bool { return srv != nil && srv.Draining() },
-		Checks:   []server.Check{{Name: "database", Func: pl.DB.Ping}},
-	}
-	if pl.Redis != nil {
-		health.Checks = append(health.Checks, server.Check{Name: "redis", Func: func(ctx context.Context) error { return pl.Redis.Ping(ctx).Err() }})
-	}
-	health.Checks = append(health.Checks, server.Check{Name: "rate_limiter", Func: func(context.Context) error { return pl.Limits.Healthy() }})
-	health.Checks = append(health.Checks, m.Checks...)
-	health.Register(pl.Router)
-	pl.Router.Handle("GET /metrics", server.MetricsHandler(pl.Metrics, c.MetricsToken))
-	pl.Router.Handle("GET /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
-	pl.Router.Handle("POST /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
-	if m.NotFound != nil {
-		pl.Router.SetNotFound(m.NotFound)
-	}
+	platformRoutes(pl, m, func() bool { return srv != nil && srv.Draining() })
 	trusted := append([]string(nil), m.TrustedOrigins...)
 	if o := server.Origin(c.PublicURL); o != "" {
 		trusted = append(trusted, o)
@@ -89,7 +73,9 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		},
 		Page: pl.maintenancePage,
 	})
-	h, err := server.Stack(pl.Auth.Middleware(routes), server.StackOptions{
+	// Label: the route is known to the metrics even when the session
+	// lookup in front of the router fails (a database outage).
+	h, err := server.Stack(pl.Router.Label(pl.Auth.Middleware(routes)), server.StackOptions{
 		Logger:         log,
 		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
 		PublicURL:      c.PublicURL,
@@ -138,6 +124,54 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		go m.Start(sctx)
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// platformRoutes registers the routes every server has: health, metrics
+// and the cron triggers.
+func platformRoutes(pl *Platform, m *Mounted, draining func() bool) {
+	c := pl.Config
+	health := &server.Health{
+		Version:  Version,
+		Draining: draining,
+		Checks:   []server.Check{{Name: "database", Func: pl.DB.Ping}},
+	}
+	if pl.Redis != nil {
+		health.Checks = append(health.Checks, server.Check{Name: "redis", Func: func(ctx context.Context) error { return pl.Redis.Ping(ctx).Err() }})
+	}
+	health.Checks = append(health.Checks, server.Check{Name: "rate_limiter", Func: func(context.Context) error { return pl.Limits.Healthy() }})
+	health.Checks = append(health.Checks, m.Checks...)
+	health.Register(pl.Router)
+	pl.Router.Handle("GET /metrics", server.MetricsHandler(pl.Metrics, c.MetricsToken))
+	pl.Router.Handle("GET /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
+	pl.Router.Handle("POST /api/cron/{job}", pl.Cron.Handler(c.CronSecret))
+	if m.NotFound != nil {
+		pl.Router.SetNotFound(m.NotFound)
+	}
+}
+
+// routesCmd prints every route pattern the server serves, one a line.
+func routesCmd(ctx context.Context, p Product, env Env, args []string) error {
+	if len(args) != 0 {
+		return usagef("usage: %s routes", p.Name)
+	}
+	c, err := loadConfig(p, env, true)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, env.Stderr)
+	if err := migrateOnStart(ctx, p, c, log); err != nil {
+		return err
+	}
+	pl, m, closeAll, err := build(ctx, p, c, env, log, publicOrLocal(c.PublicURL, c.Addr()))
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	platformRoutes(pl, m, func() bool { return false })
+	for _, pat := range pl.Router.Patterns() {
+		fmt.Fprintln(env.Stdout, pat)
+	}
+	return nil
 }
 
 func publicOrLocal(public, addr string) string {

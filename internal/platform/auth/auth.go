@@ -15,12 +15,15 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/mail"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/web"
 )
 
 // Defaults for session and link lifetimes.
@@ -80,6 +83,9 @@ type Service struct {
 	providers map[string]*oidcProvider
 	order     []string
 	sections  []DataSection
+	// pages shows a failed session lookup (a database that is down) as a
+	// styled page instead of JSON; set by Routes before serving.
+	pages *web.Renderer
 }
 
 // New returns a Service with defaults filled in.
@@ -148,7 +154,8 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 // not a plausible single address.
 func NormalizeEmail(raw string) (string, bool) {
 	e := strings.ToLower(strings.TrimSpace(raw))
-	if e == "" || len(e) > maxEmailLength || strings.ContainsAny(e, " \t\r\n<>,;\"()[]\\") {
+	if e == "" || len(e) > maxEmailLength || strings.ContainsAny(e, " \t\r\n<>,;\"()[]\\") ||
+		!utf8.ValidString(e) || strings.ContainsFunc(e, unicode.IsControl) {
 		return "", false
 	}
 	at := strings.LastIndexByte(e, '@')

@@ -78,6 +78,7 @@ func (s *Service) Routes(rt router, o RouteOptions) {
 		write = id
 	}
 	h := &handlers{s: s, pages: o.Pages}
+	s.pages = o.Pages
 	rt.Handle("GET "+SignInPath, signIn(http.HandlerFunc(h.handleSignIn)))
 	rt.Handle("POST "+signInEmailPath, signIn(http.HandlerFunc(h.handleSignInEmail)))
 	rt.Handle("POST /api/auth/signin/email", signIn(http.HandlerFunc(h.handleAPISignInEmail)))

@@ -123,6 +123,12 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		sess, u, err := s.Authenticate(r.Context(), c.Value)
 		if err != nil {
 			if !apperr.Is(err, apperr.Unauthorized) {
+				// The session could not be checked (a database outage is
+				// a 503): answer as the route would, a page or JSON.
+				if s.pages != nil && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+					s.pages.Fail(w, r, err)
+					return
+				}
 				httpapi.Error(w, r, err)
 				return
 			}

@@ -361,6 +361,15 @@ func mask(v Var, val string) string {
 	if v.Name == "DATABASE_URL" || v.Name == "REDIS_URL" || v.Name == "EMAIL_SERVER" {
 		if u, err := url.Parse(val); err == nil && u.User != nil {
 			return u.Redacted()
+		} else if at := strings.LastIndexByte(val, '@'); at >= 0 {
+			// A URL Go cannot read (or reads as something else) may
+			// still carry a password: hide
+			// everything before the last "@" after the scheme.
+			scheme := ""
+			if i := strings.Index(val, "://"); i >= 0 && i < at {
+				scheme = val[:i+3]
+			}
+			return scheme + "xxxxx" + val[at:]
 		}
 	}
 	return val

@@ -4,12 +4,15 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/obs"
@@ -52,9 +55,33 @@ func Status(k apperr.Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
+	case apperr.Canceled:
+		return StatusClientClosed
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// StatusClientClosed is the status recorded (nginx's 499) when the client
+// went away before the answer: not a server error.
+const StatusClientClosed = 499
+
+// RetryAfterSeconds is the Retry-After of a 503 for a failing dependency:
+// a restarted database or a rotated password takes seconds, not minutes.
+const RetryAfterSeconds = "5"
+
+// StatusOf is the status err answers with: its kind's (see Status), except
+// that text refused for its bytes is 422, like every other field whose
+// content cannot be accepted.
+func StatusOf(err error) int {
+	e, ok := apperr.As(err)
+	if !ok {
+		return http.StatusInternalServerError
+	}
+	if e.Code == apperr.CodeInvalidText {
+		return http.StatusUnprocessableEntity
+	}
+	return Status(e.Kind)
 }
 
 // Write encodes v as JSON with the given status.
@@ -75,10 +102,17 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // ErrorStatus is Error with an explicit status (0 derives it from the kind).
+// A failing dependency (apperr.Dependency) answers 503 with Retry-After; a
+// request whose client went away is recorded as 499 and logged at info,
+// not as an error.
 func ErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) {
 	ctx := r.Context()
 	d := ErrorDetail{RequestID: obs.RequestID(ctx)}
 	e, ok := apperr.As(err)
+	if (!ok || e.Kind == apperr.Internal) && errors.Is(ctx.Err(), context.Canceled) {
+		// The client hung up and whatever failed failed because of it.
+		e, ok = &apperr.Error{Kind: apperr.Canceled, Message: apperr.CanceledMessage, Err: err}, true
+	}
 	if ok && e.Kind != apperr.Internal {
 		d.Code = e.Code
 		if d.Code == "" {
@@ -87,10 +121,18 @@ func ErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) 
 		d.Message = e.Message
 		d.Fields = e.Fields
 		if status == 0 {
-			status = Status(e.Kind)
+			status = StatusOf(e)
 		}
-		if e.Kind == apperr.Unavailable && e.Err != nil {
-			obs.Logger(ctx).Warn("dependency unavailable", "err", e.Err.Error())
+		switch e.Kind {
+		case apperr.Unavailable:
+			if w.Header().Get("Retry-After") == "" {
+				w.Header().Set("Retry-After", RetryAfterSeconds)
+			}
+			if e.Err != nil {
+				obs.Logger(ctx).Warn("dependency unavailable", "err", e.Err.Error())
+			}
+		case apperr.Canceled:
+			obs.Logger(ctx).Info("request canceled by the client", "err", errText(e.Err))
 		}
 	} else {
 		d.Code = "internal"
@@ -106,6 +148,13 @@ func ErrorStatus(w http.ResponseWriter, r *http.Request, status int, err error) 
 	Write(w, status, ErrorBody{Error: d})
 }
 
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 // Decode reads one JSON value from r's body into dst, with a size limit of
 // max bytes (DefaultMaxBody if 0) and unknown fields rejected. Its errors
 // are apperr errors that name the problem.
@@ -116,7 +165,14 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, max int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &apperr.Error{Kind: apperr.Invalid, Code: "unsupported_media_type", Message: "Send the body as application/json."}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		return decodeError(err, max)
+	}
+	if bad := JSONTextProblems(body); len(bad) > 0 {
+		return apperr.InvalidText(bad)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err, max)
@@ -125,6 +181,100 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, max int64) error {
 		return apperr.E(apperr.Invalid, "The body must hold a single JSON value.")
 	}
 	return nil
+}
+
+// JSONTextProblems finds the strings in a JSON document that a database
+// cannot store: a NUL (written \u0000) or bytes that are not UTF-8, which
+// encoding/json would otherwise turn silently into U+FFFD. It maps each
+// string's path ("title", "tags[2]", "a.b") to its apperr.TextProblem, and
+// is empty for clean text (the common case costs one pass over the bytes).
+// A document that is not valid JSON yields what was found before the
+// syntax error; decoding reports the error itself.
+func JSONTextProblems(body []byte) map[string]string {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
+	type frame struct {
+		obj     bool
+		wantKey bool
+		key     string
+		idx     int
+	}
+	var stack []*frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.obj {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.idx)
+			}
+		}
+		if b.Len() == 0 {
+			return "body"
+		}
+		return strings.ToValidUTF8(strings.ReplaceAll(b.String(), "\x00", `\0`), "\uFFFD")
+	}
+	done := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.obj {
+			f.wantKey = true
+		} else {
+			f.idx++
+		}
+	}
+	bad := map[string]string{}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		off := dec.InputOffset()
+		raw := body[prev:off]
+		prev = off
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '}', ']':
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
+				done()
+			case '{':
+				stack = append(stack, &frame{obj: true, wantKey: true})
+			case '[':
+				stack = append(stack, &frame{})
+			}
+			continue
+		case string:
+			problem := ""
+			if !utf8.Valid(raw) {
+				problem = "must be valid UTF-8 text"
+			} else if strings.IndexByte(v, 0) >= 0 {
+				problem = "must not contain a NUL byte"
+			}
+			if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].wantKey {
+				f := stack[len(stack)-1]
+				f.key, f.wantKey = v, false
+				if problem != "" {
+					bad[path()] = "the field's name " + problem
+				}
+				continue
+			}
+			if problem != "" {
+				bad[path()] = problem
+			}
+		}
+		done()
+	}
+	return bad
 }
 
 func decodeError(err error, max int64) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -62,7 +63,16 @@ func (h *sentryHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.next.Handle(ctx, r)
 }
 
+// personal lists the keys of attributes that name a person's address or
+// device and never go to Sentry (the log keeps them for the operator).
+var personal = map[string]bool{"ip": true, "client_ip": true, "remote_addr": true, "x_forwarded_for": true, "user_agent": true, "email": true}
+
 func (h *sentryHandler) report(ctx context.Context, r slog.Record) {
+	// One failed request is one event: the first error logged for it (the
+	// error itself), not also the access-log line that follows.
+	if !firstReport(ctx) {
+		return
+	}
 	ev := sentry.NewEvent()
 	ev.Level = sentry.LevelError
 	ev.Message = r.Message
@@ -88,6 +98,9 @@ func (h *sentryHandler) report(ctx context.Context, r slog.Record) {
 			}
 			return
 		}
+		if personal[strings.ToLower(a.Key)] {
+			return
+		}
 		if Sensitive(a.Key) {
 			extra[key] = Redacted
 			return
@@ -101,8 +114,16 @@ func (h *sentryHandler) report(ctx context.Context, r slog.Record) {
 		add(h.group, a)
 		return true
 	})
-	if route, ok := extra["route"].(string); ok {
+	if route := Route(ctx); route != "" {
 		ev.Transaction = route
+		ev.Tags["route"] = route
+	} else if route, ok := extra["route"].(string); ok {
+		ev.Transaction = route
+	}
+	if _, ok := ev.Tags["request_id"]; !ok {
+		if id, ok := extra["request_id"].(string); ok {
+			ev.Tags["request_id"] = id
+		}
 	}
 	ev.Contexts = map[string]sentry.Context{"log": extra}
 	scope := sentry.NewScope()

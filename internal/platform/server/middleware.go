@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,7 +40,16 @@ type StackOptions struct {
 	// patterns whose {name} segments match any one segment),
 	// such as an import endpoint that takes a whole export.
 	BodyLimits map[string]int64
+	// MaxHeaderBytes is the largest request head (request line and
+	// headers) served; larger ones get 431, JSON under /api/. Default
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 }
+
+// DefaultMaxHeaderBytes is the request-head limit the middleware applies.
+// The http.Server itself reads up to HeaderCeiling so that a request over
+// this limit reaches the middleware and gets a proper answer.
+const DefaultMaxHeaderBytes = 64 << 10
 
 // DefaultCSP allows only this origin's scripts, styles and connections:
 // no inline script, no inline style, no framing.
@@ -73,24 +84,16 @@ func Stack(h http.Handler, o StackOptions) (http.Handler, error) {
 	h = skipForUpgrades(gz(h), h)
 	h = securityHeaders(h, o.CSP, strings.HasPrefix(o.PublicURL, "https://"))
 	h = recoverer(h)
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	h = headerLimit(h, o.MaxHeaderBytes)
 	h = observe(h, o.Logger, o.Metrics, o.TrustedProxies)
 	return h, nil
 }
 
-// info is filled in as a request passes through: the route pattern is only
-// known once the mux has matched it.
-type info struct {
-	pattern string
-}
-
-type infoKey struct{}
-
 // SetRoute records the matched route pattern for logs and metrics.
-func SetRoute(ctx context.Context, pattern string) {
-	if i, ok := ctx.Value(infoKey{}).(*info); ok {
-		i.pattern = pattern
-	}
-}
+func SetRoute(ctx context.Context, pattern string) { obs.SetRoute(ctx, pattern) }
 
 func newRequestID() string {
 	var b [8]byte
@@ -206,11 +209,10 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 			id = newRequestID()
 		}
 		ip := ClientIPFrom(r, trusted)
-		in := &info{}
-		ctx := context.WithValue(r.Context(), infoKey{}, in)
+		ctx := obs.WithRequest(r.Context())
 		ctx = obs.WithRequestID(ctx, id)
 		ctx = httpapi.WithClientIP(ctx, ip)
-		ctx = obs.WithLogger(ctx, log.With("request_id", id))
+		ctx = obs.WithLogger(ctx, obs.BindRequest(ctx, log.With("request_id", id)))
 		w.Header().Set("X-Request-ID", id)
 		sw := &statusWriter{ResponseWriter: w}
 		if m != nil {
@@ -221,7 +223,7 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		route := in.pattern
+		route := obs.Route(ctx)
 		if route == "" {
 			route = "unmatched"
 		}
@@ -230,13 +232,19 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 			m.Observe(route, r.Method, sw.status, d)
 		}
 		level := slog.LevelInfo
-		if sw.status >= 500 {
+		gone := errors.Is(ctx.Err(), context.Canceled)
+		switch {
+		case gone:
+		case sw.status == http.StatusServiceUnavailable:
+			// A dependency or maintenance: logged once, as a warning.
+			level = slog.LevelWarn
+		case sw.status >= 500:
 			level = slog.LevelError
 		}
 		if route == "GET /healthz" || route == "GET /metrics" || route == "GET /readyz" || strings.HasPrefix(route, "GET /assets/") {
 			level = slog.LevelDebug
 		}
-		log.LogAttrs(r.Context(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -246,7 +254,13 @@ func observe(next http.Handler, log *slog.Logger, m *obs.HTTPMetrics, trusted []
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("ip", ip),
 			slog.String("host", r.Host),
-		)
+		}
+		if gone {
+			// The client went away: whatever the handler wrote, nobody
+			// read it, and it is not the server's error.
+			attrs = append(attrs, slog.Bool("client_gone", true))
+		}
+		log.LogAttrs(ctx, level, "request", attrs...)
 	})
 }
 
@@ -280,6 +294,36 @@ func securityHeaders(next http.Handler, csp string, hsts bool) http.Handler {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// headerLimit answers 431 to a request whose head is larger than max: JSON
+// under /api/ (and for clients that want JSON), a short page elsewhere.
+// (Go's server answers plain text itself, so it is given a higher
+// ceiling and the limit is applied here.)
+func headerLimit(next http.Handler, max int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 12
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4
+			}
+		}
+		if n <= max {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		const status = http.StatusRequestHeaderFieldsTooLarge
+		msg := fmt.Sprintf("The request's headers are larger than the limit of %d bytes (often a pile of old cookies: clear this site's cookies).", max)
+		if strings.HasPrefix(r.URL.Path, "/api/") || wantsJSON(r) {
+			httpapi.ErrorStatus(w, r, status, &apperr.Error{Kind: apperr.Invalid, Code: "headers_too_large", Message: msg})
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Request too large</title></head><body><main><h1>Request too large</h1><p>%s</p></main></body></html>\n", html.EscapeString(msg))
 	})
 }
 

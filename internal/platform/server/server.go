@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// HeaderCeiling is the largest request head the http.Server reads (Go's
+// default); past it Go answers a plain-text 431 before any middleware runs.
+const HeaderCeiling = 1 << 20
+
 // Server is an http.Server that shuts down gracefully.
 type Server struct {
 	srv      *http.Server
@@ -48,8 +52,10 @@ func New(o Options) *Server {
 		// WriteTimeout stays 0: streamed answers (SSE) and WebSockets run
 		// long; handlers that need a deadline set one with
 		// http.ResponseController.
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
+		IdleTimeout: 120 * time.Second,
+		// The middleware applies DefaultMaxHeaderBytes (and answers 431 in
+		// JSON under /api/); this ceiling only stops absurd heads.
+		MaxHeaderBytes: HeaderCeiling,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 	}
 	return s

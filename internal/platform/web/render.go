@@ -31,6 +31,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -47,6 +48,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/httpapi"
 	"github.com/relaywork/suite/internal/platform/obs"
 )
 
@@ -354,7 +357,7 @@ var errorTexts = map[int][2]string{
 	http.StatusMethodNotAllowed:    {"Not allowed", "This page does not accept that kind of request."},
 	http.StatusTooManyRequests:     {"Slow down", "Too many requests in a short time. Please wait a moment and try again."},
 	http.StatusInternalServerError: {"Something went wrong", "We could not show this page. Please try again in a moment."},
-	http.StatusServiceUnavailable:  {"Back soon", "The service is briefly unavailable. Please try again in a moment."},
+	http.StatusServiceUnavailable:  {"Temporarily unavailable", "The service is briefly unavailable. Please try again in a moment."},
 }
 
 // Error renders the styled error page for the status, with a standard
@@ -373,7 +376,49 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, status int) {
 // ErrorPage renders the error page with a custom heading and message.
 func (r *Renderer) ErrorPage(w http.ResponseWriter, req *http.Request, info ErrorInfo) {
 	w.Header().Set("Cache-Control", "no-store")
+	if info.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", httpapi.RetryAfterSeconds)
+	}
 	r.Page(w, req, info.Status, errorName, Page{Title: info.Heading, Data: info})
+}
+
+// Fail renders the error page for err, as httpapi.Error answers it in
+// JSON: its kind's status and safe message; a failing dependency (a
+// database that is down) is the "temporarily unavailable" page with
+// Retry-After, logged once as a warning; a client that went away is logged
+// at info; anything else is the generic 500 page, logged once as an error.
+func (r *Renderer) Fail(w http.ResponseWriter, req *http.Request, err error) {
+	log := obs.Logger(req.Context())
+	e, ok := apperr.As(err)
+	if (!ok || e.Kind == apperr.Internal) && errors.Is(req.Context().Err(), context.Canceled) {
+		e, ok = &apperr.Error{Kind: apperr.Canceled, Message: apperr.CanceledMessage, Err: err}, true
+	}
+	if !ok || e.Kind == apperr.Internal {
+		log.Error("internal error", "err", err.Error())
+		r.ServerError(w, req)
+		return
+	}
+	status := httpapi.StatusOf(e)
+	texts, known := errorTexts[status]
+	if !known {
+		texts = [2]string{http.StatusText(status), "The request could not be completed."}
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = texts[1]
+	}
+	switch e.Kind {
+	case apperr.Canceled:
+		log.Info("request canceled by the client", "err", err.Error())
+		w.WriteHeader(status)
+		return
+	case apperr.Unavailable:
+		log.Warn("dependency unavailable", "err", err.Error())
+	case apperr.NotFound:
+		r.NotFound(w, req)
+		return
+	}
+	r.ErrorPage(w, req, ErrorInfo{Status: status, Heading: texts[0], Message: msg})
 }
 
 // NotFound renders the styled 404 page; use it for unknown non-API paths.

@@ -132,7 +132,10 @@ func quota(limit, used int) Quota {
 
 // StartConversation creates an empty conversation.
 func (s *Service) StartConversation(ctx context.Context, c *community.Community, userID, title string) (Conversation, error) {
-	title = cleanTitle(title)
+	title, err := checkTitle(title)
+	if err != nil {
+		return Conversation{}, err
+	}
 	if title == "" {
 		title = DefaultTitle
 	}
@@ -143,20 +146,59 @@ func (s *Service) StartConversation(ctx context.Context, c *community.Community,
 
 // Rename sets a conversation's title.
 func (s *Service) Rename(ctx context.Context, c *community.Community, userID, id, title string) error {
-	title = cleanTitle(title)
+	title, err := checkTitle(title)
+	if err != nil {
+		return err
+	}
 	if title == "" {
 		return apperr.InvalidFields("Check the title.", map[string]string{"title": "Give the conversation a title."})
 	}
 	return s.o.Store.RenameConversation(ctx, c.ID, userID, id, title, s.now())
 }
 
+// MaxTitleLen is the longest conversation title a member may give, in
+// characters (after runs of spaces are folded into one).
+const MaxTitleLen = 80
+
+// checkTitle folds whitespace in a title the member gave and refuses one
+// longer than MaxTitleLen, or one whose bytes cannot be stored, with a
+// field error (it is never cut silently).
+func checkTitle(t string) (string, error) {
+	if p := apperr.TextProblem(t); p != "" {
+		return "", apperr.InvalidText(map[string]string{"title": p})
+	}
+	t = strings.Join(strings.Fields(t), " ")
+	if n := utf8.RuneCountInString(t); n > MaxTitleLen {
+		return "", apperr.InvalidFields("Check the title.", map[string]string{"title": fmt.Sprintf("Keep it to %d characters (it has %d).", MaxTitleLen, n)})
+	}
+	return t, nil
+}
+
+// cleanTitle makes a title from the first message: folded whitespace, cut
+// to MaxTitleLen characters with an ellipsis.
 func cleanTitle(t string) string {
 	t = strings.Join(strings.Fields(t), " ")
-	if utf8.RuneCountInString(t) > 80 {
+	if utf8.RuneCountInString(t) > MaxTitleLen {
 		r := []rune(t)
-		t = strings.TrimSpace(string(r[:79])) + "…"
+		t = strings.TrimSpace(string(r[:MaxTitleLen-1])) + "…"
 	}
 	return t
+}
+
+// checkMessage trims a member's message and refuses one that is empty,
+// longer than MaxMessageLen or holds bytes a database cannot store (a NUL,
+// invalid UTF-8), each with a field error on "content".
+func checkMessage(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case apperr.TextProblem(text) != "":
+		return "", apperr.InvalidText(map[string]string{"content": apperr.TextProblem(text)})
+	case text == "":
+		return "", apperr.InvalidFields("Write a message first.", map[string]string{"content": "Write a message."})
+	case utf8.RuneCountInString(text) > MaxMessageLen:
+		return "", apperr.InvalidFields("That message is too long.", map[string]string{"content": fmt.Sprintf("Keep it under %d characters.", MaxMessageLen)})
+	}
+	return text, nil
 }
 
 // Sent is what Send and Regenerate return.
@@ -169,12 +211,10 @@ type Sent struct {
 // Send stores the member's message and starts the coach's answer, which
 // streams through the Hub; it returns at once.
 func (s *Service) Send(ctx context.Context, c *community.Community, conv Conversation, text string) (Sent, error) {
-	text = strings.TrimSpace(text)
+	text, err := checkMessage(text)
 	switch {
-	case text == "":
-		return Sent{}, apperr.InvalidFields("Write a message first.", map[string]string{"content": "Write a message."})
-	case utf8.RuneCountInString(text) > MaxMessageLen:
-		return Sent{}, apperr.InvalidFields("That message is too long.", map[string]string{"content": fmt.Sprintf("Keep it under %d characters.", MaxMessageLen)})
+	case err != nil:
+		return Sent{}, err
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}

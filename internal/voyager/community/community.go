@@ -407,7 +407,20 @@ func (s *Set) Domains() []string {
 
 // NormalizeHost lower-cases a host, drops a port, a trailing dot and a
 // leading "www.", so equal hosts compare equal.
+// It is applied until nothing changes ("www.www.x" and "[a.]" too), so
+// normalising twice gives what normalising once did.
 func NormalizeHost(h string) string {
+	for i, limit := 0, len(h)+2; i < limit; i++ {
+		n := normalizeHostOnce(h)
+		if n == h {
+			return n
+		}
+		h = n
+	}
+	return h
+}
+
+func normalizeHostOnce(h string) string {
 	h = strings.ToLower(strings.TrimSpace(h))
 	if strings.HasPrefix(h, "[") {
 		if i := strings.Index(h, "]"); i > 0 {

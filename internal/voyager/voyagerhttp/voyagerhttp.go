@@ -206,12 +206,13 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, api bool, err er
 	switch apperr.KindOf(err) {
 	case apperr.NotFound:
 		h.o.Render.NotFound(w, r)
-	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited, apperr.Unavailable:
+	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited:
 		e, _ := apperr.As(err)
-		h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: httpapi.Status(apperr.KindOf(err)), Heading: "That did not work", Message: e.Message})
+		h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: httpapi.StatusOf(err), Heading: "That did not work", Message: e.Message})
 	default:
-		obs.Logger(r.Context()).Error("voyager page", "err", err.Error())
-		h.o.Render.ServerError(w, r)
+		// A database outage (503 "temporarily unavailable" with
+		// Retry-After), a client that went away, or an internal error.
+		h.o.Render.Fail(w, r, err)
 	}
 }
 

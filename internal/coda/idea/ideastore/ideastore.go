@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/relaywork/suite/internal/coda/idea"
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -309,7 +310,15 @@ func decodeCursor(s string) (cursor, error) {
 
 // ftsQuery turns what a person types into an FTS5 query: each word a
 // quoted string, all required, so FTS5 syntax in the input is inert.
+// A NUL ends an FTS5 string early ("unterminated string") and other
+// control characters mean nothing in a search, so they split words.
 func ftsQuery(q string) string {
+	q = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(q, " "))
 	var terms []string
 	for _, w := range strings.Fields(q) {
 		w = strings.Trim(w, `"'`)
