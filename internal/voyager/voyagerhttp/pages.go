@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/community"
@@ -21,6 +22,11 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 	data["Member"] = s.mem
 	data["IsAdmin"] = s.isAdmin()
 	home := s.base + "/"
+	if logo := s.c.Branding.Logo; strings.HasPrefix(logo, "https://") {
+		// The community's remote logo is the one image from elsewhere
+		// its pages may load.
+		w.Header().Set("Content-Security-Policy", server.CSPWithImages(server.Origin(logo)))
+	}
 	h.o.Render.Page(w, r, status, name, &web.Page{
 		Title:       title,
 		Description: s.c.Description,
