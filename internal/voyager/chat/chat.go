@@ -92,6 +92,14 @@ type Turn struct {
 	Title     string   // new conversation title, or ""
 }
 
+// UsageDay is how many answers a member asked for in a community on one
+// UTC day (YYYY-MM-DD).
+type UsageDay struct {
+	CommunityID string `json:"community_id"`
+	Day         string `json:"day"`
+	Answers     int    `json:"answers"`
+}
+
 // Store keeps memberships, invites, conversations and messages. Lookups
 // that a member makes are scoped by community and user, so a row of
 // someone else is simply not found.
@@ -123,6 +131,9 @@ type Store interface {
 	DeleteMessage(ctx context.Context, conversationID, id string) error
 	// Usage returns how many answers the member asked for in the community on day (YYYY-MM-DD).
 	Usage(ctx context.Context, communityID, userID, day string) (int, error)
+	// UsageHistory returns every daily count kept for the member, oldest
+	// day first (the account download).
+	UsageHistory(ctx context.Context, userID string) ([]UsageDay, error)
 	// TakeAnswer counts one more answer on day unless limit (> 0) is
 	// reached; it returns the count after and whether it was taken.
 	TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error)

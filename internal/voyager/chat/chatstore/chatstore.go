@@ -259,6 +259,24 @@ func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int
 	return n, nil
 }
 
+// UsageHistory implements chat.Store.
+func (s *Store) UsageHistory(ctx context.Context, userID string) ([]chat.UsageDay, error) {
+	rows, err := s.db.Query(ctx, `SELECT community_id, day, answers FROM voyager_usage WHERE user_id = ? ORDER BY day, community_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("usage history: %w", err)
+	}
+	defer rows.Close()
+	out := []chat.UsageDay{}
+	for rows.Next() {
+		var u chat.UsageDay
+		if err := rows.Scan(&u.CommunityID, &u.Day, &u.Answers); err != nil {
+			return nil, fmt.Errorf("usage history: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // TakeAnswer implements chat.Store. The conditional update makes the
 // limit hold under concurrent sends.
 func (s *Store) TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error) {
