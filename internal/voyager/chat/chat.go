@@ -110,6 +110,9 @@ type Store interface {
 	Memberships(ctx context.Context, userID string) ([]Membership, error)
 
 	CreateInvite(ctx context.Context, inv Invite, tokenHash string) error
+	// InviteByToken returns the invite with tokenHash in the community,
+	// used or not, without counting a use (NotFound when there is none).
+	InviteByToken(ctx context.Context, communityID, tokenHash string) (Invite, error)
 	// UseInvite counts one use of the invite with tokenHash if it is for
 	// communityID, unexpired and not used up, and returns it.
 	UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (Invite, error)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/chat"
@@ -259,7 +260,7 @@ func (h *Handlers) HandleDeleteForm(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSuffix(r.PathValue("file"), ".css")
 	c, ok := h.o.Communities.Current().ByID(id)
-	if !ok {
+	if !ok || !h.mayStyle(r, c) {
 		http.NotFound(w, r)
 		return
 	}
@@ -281,7 +282,13 @@ func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	}
 	b.WriteString(" }\n")
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	if c.Visibility == community.Public {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+	} else {
+		// Not for shared caches: who may have it depends on the caller.
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		w.Header().Set("Vary", "Cookie")
+	}
 	w.Write([]byte(b.String()))
 }
 
@@ -302,12 +309,19 @@ const handoffLife = 2 * time.Minute
 // signed-in user is sent to the community's own domain with a one-time
 // token. The target is always the community's configured domain.
 func (h *Handlers) HandleHandoffStart(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.community(w, r, false)
-	if !ok {
+	// Signed out: sign in first, whatever the ID (so the answer says
+	// nothing about which communities exist); afterwards the community
+	// is resolved, and a private one is 404 to a non-member.
+	if kind, _ := h.Resolve(r.Host); kind == UnknownHost {
+		h.unknownHost(w, r, false)
 		return
 	}
-	if s.user == nil {
+	if _, ok := auth.UserFrom(r.Context()); !ok {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	s, ok := h.community(w, r, false)
+	if !ok {
 		return
 	}
 	if len(s.c.Branding.Domains) == 0 || h.o.SignIn == nil {

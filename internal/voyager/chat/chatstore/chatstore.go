@@ -84,6 +84,18 @@ func (s *Store) CreateInvite(ctx context.Context, inv chat.Invite, tokenHash str
 	return nil
 }
 
+// InviteByToken implements chat.Store.
+func (s *Store) InviteByToken(ctx context.Context, communityID, tokenHash string) (chat.Invite, error) {
+	var inv chat.Invite
+	err := s.db.QueryRow(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at FROM voyager_invites
+		WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).
+		Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt)
+	if err != nil {
+		return inv, notFound(err, "invite")
+	}
+	return inv, nil
+}
+
 // UseInvite implements chat.Store.
 func (s *Store) UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (chat.Invite, error) {
 	var inv chat.Invite
