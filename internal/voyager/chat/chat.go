@@ -145,10 +145,13 @@ type Store interface {
 	// delete the answer being regenerated, insert the member's message, the
 	// streaming answer placeholder, and retitle the conversation.
 	StartTurn(ctx context.Context, t Turn) (used int, took bool, err error)
-	// CreateHandoff stores a one-time sign-in handoff to a custom domain;
-	// UseHandoff spends it and returns its user if unexpired and for communityID.
-	CreateHandoff(ctx context.Context, tokenHash, userID, communityID string, expires time.Time) error
-	UseHandoff(ctx context.Context, tokenHash, communityID string, now time.Time) (userID string, err error)
+	// CreateHandoff stores a one-time sign-in handoff to a custom domain,
+	// bound to the browser that started it (binding: a hash of its
+	// handoff cookie). UseHandoff spends it and returns its user if it is
+	// unexpired, for communityID and presented with the same binding; a
+	// token presented with another binding is spent too, signing no one in.
+	CreateHandoff(ctx context.Context, tokenHash, binding, userID, communityID string, expires time.Time) error
+	UseHandoff(ctx context.Context, tokenHash, binding, communityID string, now time.Time) (userID string, err error)
 	// InterruptStreaming marks answers left streaming (by a process that
 	// died) as interrupted; it returns how many.
 	InterruptStreaming(ctx context.Context, before time.Time) (int64, error)

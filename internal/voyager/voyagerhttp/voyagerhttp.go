@@ -261,7 +261,7 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, api bool, err er
 	switch apperr.KindOf(err) {
 	case apperr.NotFound:
 		h.o.Render.NotFound(w, r)
-	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited, apperr.Unavailable:
+	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited, apperr.Unavailable, apperr.Forbidden:
 		e, _ := apperr.As(err)
 		h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: httpapi.Status(apperr.KindOf(err)), Heading: "That did not work", Message: e.Message})
 	default:

@@ -4,6 +4,7 @@ package chatstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -368,8 +369,11 @@ func insertMessage(ctx context.Context, tx *store.Tx, m chat.Message) error {
 }
 
 // CreateHandoff implements chat.Store.
-func (s *Store) CreateHandoff(ctx context.Context, tokenHash, userID, communityID string, expires time.Time) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO voyager_handoffs (token_hash, user_id, community_id, expires_at) VALUES (?, ?, ?, ?)`, tokenHash, userID, communityID, expires.UTC())
+func (s *Store) CreateHandoff(ctx context.Context, tokenHash, binding, userID, communityID string, expires time.Time) error {
+	if binding == "" {
+		return errors.New("create handoff: no browser binding")
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_handoffs (token_hash, binding, user_id, community_id, expires_at) VALUES (?, ?, ?, ?, ?)`, tokenHash, binding, userID, communityID, expires.UTC())
 	if err != nil {
 		return fmt.Errorf("create handoff: %w", err)
 	}
@@ -377,23 +381,35 @@ func (s *Store) CreateHandoff(ctx context.Context, tokenHash, userID, communityI
 }
 
 // UseHandoff implements chat.Store.
-func (s *Store) UseHandoff(ctx context.Context, tokenHash, communityID string, now time.Time) (string, error) {
+func (s *Store) UseHandoff(ctx context.Context, tokenHash, binding, communityID string, now time.Time) (string, error) {
 	var userID string
+	var refused error // returned after the commit, so the token stays spent
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var exp time.Time
-		err := tx.QueryRow(ctx, `SELECT user_id, expires_at FROM voyager_handoffs WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).Scan(&userID, &exp)
+		var bound string
+		err := tx.QueryRow(ctx, `SELECT user_id, binding, expires_at FROM voyager_handoffs WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).Scan(&userID, &bound, &exp)
 		if err != nil {
 			return notFound(err, "sign-in link")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM voyager_handoffs WHERE token_hash = ? OR expires_at < ?`, tokenHash, now.UTC()); err != nil {
 			return err
 		}
-		if !now.Before(exp) {
-			return apperr.E(apperr.Gone, "This sign-in link has expired. Sign in again.")
+		switch {
+		case bound == "" || subtle.ConstantTimeCompare([]byte(bound), []byte(binding)) != 1:
+			refused = &apperr.Error{Kind: apperr.Forbidden, Code: "handoff_other_browser",
+				Message: "This sign-in was started in another browser, so it cannot sign you in here. Press Sign in on this site to start again."}
+		case !now.Before(exp):
+			refused = apperr.E(apperr.Gone, "This sign-in link has expired. Sign in again.")
 		}
 		return nil
 	})
-	return userID, err
+	if err == nil {
+		err = refused
+	}
+	if err != nil {
+		return "", err
+	}
+	return userID, nil
 }
 
 // InterruptStreaming implements chat.Store.
