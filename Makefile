@@ -19,12 +19,9 @@ build: assets
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Runs coda on :3000 and voyager on :3001 on embedded SQLite under ./data.
+# Ctrl-C stops both; if one cannot start, the other is stopped too.
 run: build
-	@mkdir -p data
-	@trap 'kill 0' INT TERM EXIT; \
-	  DATA_DIR=$${DATA_DIR:-./data} LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/coda serve & \
-	  DATA_DIR=$${DATA_DIR:-./data} LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/voyager serve & \
-	  wait
+	@scripts/run.sh $(BIN)
 
 vet:
 	$(GO) vet ./...

@@ -193,6 +193,20 @@ func TestConfigCheck(t *testing.T) {
 	if err == nil || !strings.Contains(out, "2 problem(s)") || !strings.Contains(out, "DATABASE_URL") || !strings.Contains(out, "PORT") {
 		t.Fatalf("config check with problems: %v\n%s", err, out)
 	}
+	// An EMAIL_SERVER option serve refuses is a problem for config check
+	// too, with the same reason, and serve refuses it before listening.
+	env = apptest.BaseEnv(t, map[string]string{"EMAIL_SERVER": "smtp://u:hunter2@mail.example.com:587?tls=bogus"})
+	out, _, err = apptest.Command(t, run, env, "config", "check")
+	if err == nil || !strings.Contains(out, `EMAIL_SERVER: option tls="bogus" is not supported`) || strings.Contains(out, "No problems") {
+		t.Fatalf("config check with tls=bogus: %v\n%s", err, out)
+	}
+	_, _, serr := apptest.Command(t, run, env, "serve")
+	if serr == nil || !strings.Contains(serr.Error(), `tls="bogus"`) {
+		t.Fatalf("serve with tls=bogus: %v", serr)
+	}
+	if strings.Contains(out, "hunter2") || strings.Contains(serr.Error(), "hunter2") {
+		t.Fatal("the EMAIL_SERVER password was printed")
+	}
 }
 
 func TestProductionRefusesToStartWithoutSecrets(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,7 @@ func signIn(t *testing.T, s *apptest.Server, email string, admin bool) *http.Cli
 type response struct {
 	status int
 	body   string
+	header http.Header
 }
 
 func do(t *testing.T, c *http.Client, method, u, host string, body any) response {
@@ -105,7 +107,7 @@ func do(t *testing.T, c *http.Client, method, u, host string, body any) response
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, string(b)}
+	return response{resp.StatusCode, string(b), resp.Header}
 }
 
 func page(t *testing.T, c *http.Client, u, host string) response {
@@ -121,7 +123,7 @@ func page(t *testing.T, c *http.Client, u, host string) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, string(b)}
+	return response{resp.StatusCode, string(b), resp.Header}
 }
 
 func decode[T any](t *testing.T, r response) T {
@@ -384,8 +386,14 @@ func TestChatEndToEnd(t *testing.T) {
 
 	// The daily limit (3) is now used up.
 	r = do(t, alice, "POST", s.URL+"/api/c/alpha/conversations/"+conv+"/messages", "", map[string]string{"content": "One more?"})
-	if r.status != 429 || !strings.Contains(r.body, "all 3 messages for today") {
+	if r.status != 429 || !strings.Contains(r.body, "all 3 messages for today") || !strings.Contains(r.body, `"code":"daily_limit_reached"`) {
 		t.Fatalf("over the limit: got %d %s", r.status, r.body)
+	}
+	// Retry-After: until the next midnight UTC, not a few seconds.
+	now := time.Now().UTC()
+	untilReset := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC).Sub(now)
+	if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < int(untilReset.Seconds())-60 || ra > int(untilReset.Seconds())+1 {
+		t.Fatalf("over the limit: Retry-After %q, want about %d s (until midnight UTC)", r.header.Get("Retry-After"), int(untilReset.Seconds()))
 	}
 	// Chat page renders the stored, sanitised answer and the quota.
 	pg := page(t, alice, s.URL+"/c/alpha/chat/"+conv, "")

@@ -14,6 +14,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/cron"
 	"github.com/relaywork/suite/internal/platform/ratelimit"
+	"github.com/relaywork/suite/internal/platform/store"
 )
 
 // PurgeJob is the guide's cron job: daily at 08:00 UTC and on
@@ -68,7 +69,17 @@ func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
 	s.p.Auth.AddDataSection(auth.DataSection{Name: "ideas", Export: func(ctx context.Context, userID string, w io.Writer) error {
 		_, err := svc.ExportJSON(ctx, userID, w)
 		return err
-	}})
+	},
+		Tables: []string{"ideas", "idea_tags", "api_tokens", "devmode_runners", "devmode_pairings"},
+		// SQLite's full-text index keeps a deleted idea's terms in its
+		// segments until they are merged: merge them all.
+		Scrub: func(ctx context.Context) error {
+			if s.p.DB.Dialect != store.SQLite {
+				return nil
+			}
+			_, err := s.p.DB.Exec(ctx, "INSERT INTO ideas_fts (ideas_fts) VALUES ('optimize')")
+			return err
+		}})
 	// An import takes a whole export back, which outgrows MAX_BODY_BYTES
 	// after a few thousand ideas.
 	if m.BodyLimits == nil {

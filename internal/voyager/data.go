@@ -25,10 +25,17 @@ func dataSection(p *app.Platform, st chat.Store) auth.DataSection {
 				chat.Conversation
 				Messages []chat.Message `json:"messages"`
 			}
+			usage, err := st.UsageHistory(ctx, userID)
+			if err != nil {
+				return err
+			}
 			out := struct {
 				Memberships   []chat.Membership `json:"memberships"`
 				Conversations []convOut         `json:"conversations"`
-			}{Memberships: ms, Conversations: []convOut{}}
+				// Usage is the daily-limit counts: answers asked for per
+				// community and UTC day.
+				Usage []chat.UsageDay `json:"usage"`
+			}{Memberships: ms, Conversations: []convOut{}, Usage: usage}
 			if out.Memberships == nil {
 				out.Memberships = []chat.Membership{}
 			}
@@ -47,5 +54,8 @@ func dataSection(p *app.Platform, st chat.Store) auth.DataSection {
 			}
 			return json.NewEncoder(w).Encode(out)
 		},
+		// Every row goes by ON DELETE CASCADE from users; these are the
+		// tables to scrub afterwards.
+		Tables: []string{"voyager_memberships", "voyager_conversations", "voyager_messages", "voyager_usage", "voyager_handoffs", "voyager_invites"},
 	}
 }

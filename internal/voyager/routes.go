@@ -24,6 +24,7 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	// Sign-in on a custom domain: signed in on the platform's host, then
 	// handed over to the domain with a one-time token.
 	rt.Handle("GET /c/{cid}/handoff", read(h.HandleHandoffStart))
+	rt.Handle("GET /auth/handoff/start", p.SignInLimit(http.HandlerFunc(h.HandleHandoffBegin)))
 	rt.Handle("GET /auth/handoff", p.SignInLimit(http.HandlerFunc(h.HandleHandoff)))
 	for _, base := range []string{"/c/{cid}", ""} {
 		if base != "" {

@@ -119,6 +119,82 @@ type Relay struct {
 	terms   map[string]*terminal   // by resume key
 	watched map[*websocket.Conn]struct{}
 	closed  bool
+	// busy counts the goroutines serving connections (runners, browsers,
+	// forwards) and delivering terminal output. Close waits for them:
+	// ending a terminal writes its audit entry, which must happen before
+	// the caller closes the database.
+	busy busyCount
+}
+
+// closeWait bounds how long Close waits for connections to finish.
+const closeWait = 10 * time.Second
+
+// track counts one more connection goroutine for Close to wait for; false
+// once the relay is closing (the caller then refuses the connection).
+func (r *Relay) track() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.busy.add()
+	return true
+}
+
+// busyCount is a count of running goroutines that can be waited on with a
+// deadline. Unlike a sync.WaitGroup it may go up again while someone
+// waits (a terminal's last output is delivered while the relay closes).
+type busyCount struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil unless someone waits
+}
+
+func (b *busyCount) add() {
+	b.mu.Lock()
+	b.n++
+	b.mu.Unlock()
+}
+
+func (b *busyCount) done() {
+	b.mu.Lock()
+	b.n--
+	if b.n == 0 && b.zero != nil {
+		close(b.zero)
+		b.zero = nil
+	}
+	b.mu.Unlock()
+}
+
+// wait returns true once the count is 0, false after d.
+func (b *busyCount) wait(d time.Duration) bool {
+	b.mu.Lock()
+	if b.n == 0 {
+		b.mu.Unlock()
+		return true
+	}
+	if b.zero == nil {
+		b.zero = make(chan struct{})
+	}
+	z := b.zero
+	b.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-z:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// goBusy runs f on a goroutine that Close waits for.
+func (r *Relay) goBusy(f func()) {
+	r.busy.add()
+	go func() {
+		defer r.busy.done()
+		f()
+	}()
 }
 
 // New returns a Relay.
@@ -183,7 +259,10 @@ func (r *Relay) Disconnect(runnerID string) {
 }
 
 // Close disconnects everything; connections are told the relay is going
-// away, so runners reconnect to another node or after a restart.
+// away, so runners reconnect to another node or after a restart. It
+// returns once the connections' goroutines are done (at most closeWait),
+// so whatever they record (terminal-close audit entries) is written
+// before the caller closes the store.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if !r.closed {
@@ -203,6 +282,11 @@ func (r *Relay) Close() error {
 		})
 	}
 	wg.Wait()
+	// Closing the runners ends their terminals; wait for those goroutines
+	// (and the browsers' loops) to finish, audit entries included.
+	if !r.busy.wait(closeWait) {
+		r.o.Logger.Warn("devmode relay: connections still closing after the wait", "wait", closeWait.String())
+	}
 	return nil
 }
 
@@ -357,6 +441,7 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 		ws.Close(websocket.StatusGoingAway, "relay shutting down")
 		return
 	}
+	r.busy.add() // done when rc.serve returns
 	old := r.runners[id.RunnerID]
 	r.runners[id.RunnerID] = rc
 	r.mu.Unlock()
@@ -371,7 +456,10 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 	// its read loop, and the handler returns: net/http then lets go of its
 	// per-connection state (buffers, request), which an idle connection
 	// would otherwise keep, and the goroutine's stack stays small.
-	go rc.serve(r.watch(ws))
+	go func() {
+		defer r.busy.done()
+		rc.serve(r.watch(ws))
+	}()
 }
 
 // serve runs a runner's connection until it ends.

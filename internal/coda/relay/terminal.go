@@ -59,7 +59,7 @@ func (t *terminal) push(it item) bool {
 	start := t.startPump()
 	t.mu.Unlock()
 	if start {
-		go t.pump()
+		t.rc.r.goBusy(t.pump)
 	}
 	return !over
 }
@@ -217,7 +217,7 @@ func (t *terminal) attach(b *browserConn) bool {
 	start := t.startPump()
 	t.mu.Unlock()
 	if start {
-		go t.pump()
+		t.rc.r.goBusy(t.pump)
 	}
 	return true
 }
@@ -303,8 +303,13 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		r.mu.Unlock()
 		if rc == nil && !forwarded {
 			if node := r.holder(ctx, id.RunnerID); node != "" {
+				if !r.track() {
+					ws.Close(websocket.StatusGoingAway, "relay shutting down")
+					return
+				}
 				handedOff = true
 				go func() {
+					defer r.busy.done()
 					defer ws.CloseNow()
 					defer cancel()
 					r.forward(ctx, ws, node, id, auth)
@@ -331,8 +336,16 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		cols, rows := clampSize(auth.Cols, auth.Rows)
 		_ = t.rc.send(Message{Type: TypeResize, ID: t.id, Cols: cols, Rows: rows})
 	}
+	if !r.track() {
+		t.detach(b)
+		ws.Close(websocket.StatusGoingAway, "relay shutting down")
+		return
+	}
 	handedOff = true
-	go r.browserLoop(ctx, cancel, t, b)
+	go func() {
+		defer r.busy.done()
+		r.browserLoop(ctx, cancel, t, b)
+	}()
 }
 
 // browserLoop carries a browser's input to its terminal until either ends.

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -167,8 +168,12 @@ func (m *Mounted) AddStart(f func(ctx context.Context)) {
 		return
 	}
 	m.Start = func(ctx context.Context) {
-		go prev(ctx)
+		// Start returns when all of its work has (serve waits for it
+		// before closing the store).
+		var wg sync.WaitGroup
+		wg.Go(func() { prev(ctx) })
 		f(ctx)
+		wg.Wait()
 	}
 }
 

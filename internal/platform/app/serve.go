@@ -115,15 +115,29 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	if err := pl.Cron.Start(); err != nil {
 		return err
 	}
-	defer func() {
-		if err := pl.Cron.Stop(); err != nil {
-			log.Warn("stop scheduler", "err", err.Error())
-		}
-	}()
+	started := make(chan struct{})
 	if m.Start != nil {
-		go m.Start(sctx)
+		go func() {
+			defer close(started)
+			m.Start(sctx)
+		}()
+	} else {
+		close(started)
 	}
-	return srv.Serve(ctx, ln)
+	err = srv.Serve(ctx, ln)
+	// Shut down in dependency order (the deferred closeAll then closes the
+	// product's parts, Redis and, last, the store): first the background
+	// work and scheduled jobs that write to the store.
+	cancel()
+	select {
+	case <-started:
+	case <-time.After(c.ShutdownTimeout):
+		log.Warn("background work still running at shutdown", "waited", c.ShutdownTimeout.String())
+	}
+	if serr := pl.Cron.Stop(); serr != nil {
+		log.Warn("stop scheduler", "err", serr.Error())
+	}
+	return err
 }
 
 // platformRoutes registers the routes every server has: health, metrics

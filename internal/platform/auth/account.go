@@ -21,7 +21,18 @@ type DataSection struct {
 	// Delete removes the user's rows. It runs before the user row goes;
 	// tables that reference users(id) ON DELETE CASCADE need no Delete.
 	Delete func(ctx context.Context, userID string) error
+	// Tables are the section's tables that lose rows (or have personal
+	// fields cleared) when an account is deleted; they are scrubbed
+	// afterwards (store.DB.Scrub: VACUUM on PostgreSQL).
+	Tables []string
+	// Scrub, if set, runs after the user row is gone (cascades done), for
+	// what the store cannot do generically, such as merging a full-text
+	// index so deleted terms leave it.
+	Scrub func(ctx context.Context) error
 }
+
+// platformTables lose rows or personal fields when an account is deleted.
+var platformTables = []string{"users", "accounts", "sessions", "login_tokens", "audit_log"}
 
 // AddDataSection registers a product's data section. Call it before
 // serving; it is not safe to call concurrently with requests.
@@ -139,6 +150,28 @@ func (s *Service) DeleteAccount(ctx context.Context, userID string) error {
 		}
 	}
 	s.record(nil, userID, "account_deleted", "user", userID, map[string]any{"sections": len(s.sections)})
+	s.scrub(ctx, userID)
 	s.log.Info("account deleted", "user_id", userID)
 	return nil
+}
+
+// scrub overwrites what the deletion left behind in the database files:
+// sections' own scrubbers, then a WAL checkpoint (SQLite) or a VACUUM of
+// the affected tables (PostgreSQL). The rows are already gone, so a
+// failure is logged, not returned; the next checkpoint or autovacuum
+// finishes the work.
+func (s *Service) scrub(ctx context.Context, userID string) {
+	ctx = context.WithoutCancel(ctx)
+	tables := append([]string(nil), platformTables...)
+	for _, sec := range s.sections {
+		tables = append(tables, sec.Tables...)
+		if sec.Scrub != nil {
+			if err := sec.Scrub(ctx); err != nil {
+				s.log.Warn("scrub after account deletion", "section", sec.Name, "user_id", userID, "err", err.Error())
+			}
+		}
+	}
+	if err := s.o.DB.Scrub(ctx, tables...); err != nil {
+		s.log.Warn("scrub after account deletion", "user_id", userID, "err", err.Error())
+	}
 }

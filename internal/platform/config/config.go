@@ -22,6 +22,7 @@ import (
 	"github.com/joho/godotenv"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relaywork/suite/internal/platform/mail"
 	"github.com/relaywork/suite/internal/platform/store"
 )
 
@@ -216,11 +217,13 @@ func (c *Config) validate() Problems {
 			p = append(p, "REDIS_URL: must look like redis://[:password@]host:6379/0 or rediss://… (Upstash gives a rediss:// URL)")
 		}
 	}
-	if c.EmailServer != "" && c.EmailServer != "stream" {
-		u, err := url.Parse(c.EmailServer)
-		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			p = append(p, "EMAIL_SERVER: must be smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS) or stream (log mail)")
-		}
+	// The mail package's own parser, the one serve uses, so config check
+	// refuses exactly what serve would.
+	if err := mail.CheckServer(c.EmailServer); err != nil {
+		p = append(p, "EMAIL_SERVER: "+strings.TrimPrefix(err.Error(), "EMAIL_SERVER "))
+	}
+	if err := mail.CheckFrom(c.EmailFrom); err != nil {
+		p = append(p, "EMAIL_FROM: "+strings.TrimPrefix(err.Error(), "EMAIL_FROM "))
 	}
 	pair := func(a, av, b, bv string) {
 		if (av == "") != (bv == "") {

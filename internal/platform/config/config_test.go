@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relaywork/suite/internal/platform/mail"
 )
 
 func env(m map[string]string) func(string) string {
@@ -205,6 +207,32 @@ func TestTLSSettings(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("got %v, want it to mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestEmailServerSameRulesAsServe: config check refuses exactly the
+// EMAIL_SERVER values the mail sender (what serve builds) refuses, with
+// the sender's own reason.
+func TestEmailServerSameRulesAsServe(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{
+		"stream", "STREAM", "smtp://u:p@mail.example.com:587", "smtps://mail.example.com", "smtp://127.0.0.1:2525?tls=none",
+		"smtp://mail.example.com?tls=opportunistic", "smtp://mail.example.com?tls=mandatory",
+		"smtp://mail.example.com?tls=bogus", "smtps://mail.example.com?tls=none", "smtp://mail.example.com?pool=2",
+		"smtp://mail.example.com:99999", "smtp://mail.example.com/path", "sendgrid", "http://mail.example.com", "smtp://",
+	} {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			_, err := Load(Coda, env(map[string]string{"DATA_DIR": dir, "EMAIL_SERVER": v}), Options{EnvFile: filepath.Join(dir, "none")})
+			_, serveErr := mail.New(v, "", nil)
+			if (serveErr == nil) != (err == nil) {
+				t.Fatalf("config: %v; serve's sender: %v; want both to agree", err, serveErr)
+			}
+			if serveErr != nil && !strings.Contains(err.Error(), "EMAIL_SERVER: "+strings.TrimPrefix(serveErr.Error(), "EMAIL_SERVER ")) {
+				t.Fatalf("config: %v; want the sender's reason %q", err, serveErr)
 			}
 		})
 	}

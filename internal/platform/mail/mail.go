@@ -110,6 +110,24 @@ func newSender(emailServer, from string, logger *slog.Logger, o options) (Sender
 	return newSMTPSender(cfg, sender, logger, o), nil
 }
 
+// CheckServer validates an EMAIL_SERVER setting exactly as New does,
+// without building a sender: `config check` and `serve` share it. Errors
+// name the variable and the accepted forms, never the password.
+func CheckServer(emailServer string) error {
+	emailServer = strings.TrimSpace(emailServer)
+	if emailServer == "" || strings.EqualFold(emailServer, "stream") {
+		return nil
+	}
+	_, err := parseServer(emailServer)
+	return err
+}
+
+// CheckFrom validates an EMAIL_FROM setting exactly as New does.
+func CheckFrom(from string) error {
+	_, err := parseFrom(from)
+	return err
+}
+
 // parseFrom validates EMAIL_FROM.
 func parseFrom(from string) (*netmail.Address, error) {
 	from = strings.TrimSpace(from)

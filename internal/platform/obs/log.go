@@ -41,28 +41,259 @@ func ParseLevel(s string) slog.Level {
 	}
 }
 
-// sensitive lists key fragments whose values never reach a log.
-var sensitive = []string{"password", "passwd", "secret", "token", "authorization", "cookie", "api_key", "apikey", "dsn", "credential", "private_key"}
+// Secrets are kept out of logs two ways, whatever the caller passes:
+//
+//   - by key: a key whose last word names a secret (password, secret,
+//     token, authorization, cookie, dsn, credential, jwt, signature, or
+//     api/private/secret/access/signing key) has its value replaced. Words
+//     are split at '_', '-', '.' and case changes, so session_token,
+//     clientSecret and STRIPE_SECRET_KEY are secret while first_token_ms,
+//     input_tokens and cache_key are not.
+//   - by shape: inside any string value, JSON Web Tokens, "Bearer …" and
+//     "Basic …" credentials, Stripe-style keys (sk_live_…, whsec_…),
+//     provider keys (sk-ant-…, sk-…) and long hex or base64 runs (32+
+//     characters, the shape of generated secrets) are replaced, keeping
+//     the rest of the text (an error message stays readable).
+//
+// A value that must reach the log as is (the development mail sender's
+// text, which carries the sign-in link on purpose) is passed as Verbatim.
+
+// secretWords are last words of keys that name a secret.
+var secretWords = map[string]bool{
+	"password": true, "passwd": true, "pass": true, "passphrase": true, "secret": true, "token": true,
+	"authorization": true, "auth": true, "cookie": true, "cookies": true, "dsn": true, "credential": true,
+	"credentials": true, "jwt": true, "signature": true, "apikey": true, "otp": true,
+}
+
+// keyQualifiers make a trailing "key" a secret: api_key, private_key, ….
+var keyQualifiers = map[string]bool{"api": true, "private": true, "secret": true, "access": true, "signing": true, "encryption": true, "master": true, "license": true}
 
 // Sensitive reports whether a key names a value that must be redacted.
 func Sensitive(key string) bool {
-	k := strings.ToLower(key)
-	for _, s := range sensitive {
-		if strings.Contains(k, s) {
-			return true
-		}
+	words := keyWords(key)
+	if len(words) == 0 {
+		return false
+	}
+	last := words[len(words)-1]
+	if secretWords[last] {
+		return true
+	}
+	if last == "key" && len(words) > 1 && keyQualifiers[words[len(words)-2]] {
+		return true
 	}
 	return false
+}
+
+// keyWords splits a key into lower-case words at '_', '-', '.', ' ' and
+// lower-to-upper case changes.
+func keyWords(key string) []string {
+	var words []string
+	cur := make([]byte, 0, len(key))
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, string(cur))
+			cur = cur[:0]
+		}
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+			flush()
+		case c >= 'A' && c <= 'Z':
+			if i > 0 && key[i-1] >= 'a' && key[i-1] <= 'z' {
+				flush()
+			}
+			cur = append(cur, c+'a'-'A')
+		default:
+			cur = append(cur, c)
+		}
+	}
+	flush()
+	return words
 }
 
 // Redacted is what a sensitive value is replaced with.
 const Redacted = "[REDACTED]"
 
+// Verbatim is a string value the redactor leaves alone. Use it only for
+// text that is meant to carry a credential to the operator, such as the
+// development mail sender's sign-in links.
+type Verbatim string
+
 func redactAttr(groups []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindGroup {
+		return a
+	}
 	if Sensitive(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); len(s) >= minShape {
+			if r := RedactString(s); r != s {
+				return slog.String(a.Key, r)
+			}
+		}
+	case slog.KindAny:
+		switch v := a.Value.Any().(type) {
+		case Verbatim:
+			return slog.String(a.Key, string(v))
+		case error:
+			s := v.Error()
+			if r := RedactString(s); r != s {
+				return slog.String(a.Key, r)
+			}
+		case fmt.Stringer:
+			s := v.String()
+			if r := RedactString(s); r != s {
+				return slog.String(a.Key, r)
+			}
+		}
+	}
 	return a
+}
+
+// minShape is the shortest string that can hold a secret-shaped value
+// ("Bearer " and a short token).
+const minShape = 12
+
+// RedactString replaces secret-shaped parts of s (see above) with
+// [REDACTED] and returns s itself when there are none.
+func RedactString(s string) string {
+	if len(s) < minShape {
+		return s
+	}
+	var b []byte // nil until something is replaced
+	last := 0
+	replace := func(from, to int) {
+		if b == nil {
+			b = make([]byte, 0, len(s))
+		}
+		b = append(b, s[last:from]...)
+		b = append(b, Redacted...)
+		last = to
+	}
+	for i := 0; i < len(s); {
+		if !runChar(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && (runChar(s[j]) || (s[j] == '.' && j+1 < len(s) && runChar(s[j+1]))) {
+			j++
+		}
+		for j < len(s) && s[j] == '=' { // base64 padding ends a run
+			j++
+		}
+		word := s[i:j]
+		// "Bearer x" / "Basic x": the credential is the next word.
+		if (strings.EqualFold(word, "bearer") || strings.EqualFold(word, "basic")) && j+1 < len(s) && s[j] == ' ' && runChar(s[j+1]) {
+			k := j + 1
+			for k < len(s) && (runChar(s[k]) || s[k] == '.') {
+				k++
+			}
+			replace(j+1, k)
+			i = k
+			continue
+		}
+		for off := 0; off < len(word); {
+			from, to, ok := secretIn(word[off:])
+			if !ok {
+				break
+			}
+			replace(i+off+from, i+off+to)
+			off += to
+		}
+		i = j
+	}
+	if b == nil {
+		return s
+	}
+	return string(append(b, s[last:]...))
+}
+
+// runChar reports whether c can be part of a token: base64 (standard and
+// URL-safe) and hex characters; '=' only as trailing padding, so a
+// "token=…" query keeps its name.
+func runChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '+' || c == '/'
+}
+
+// secretIn finds a secret-shaped stretch in a word (a run of token
+// characters and inner dots) and returns its bounds.
+func secretIn(w string) (int, int, bool) {
+	if len(w) < minShape {
+		return 0, 0, false
+	}
+	// A JSON Web Token: three base64url parts, the first a JSON object.
+	if strings.HasPrefix(w, "eyJ") && strings.Count(w, ".") >= 2 {
+		return 0, len(w), true
+	}
+	for _, p := range []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_", "sk-ant-", "sk-proj-", "xoxb-", "xoxp-", "ghp_", "github_pat_", "glpat-"} {
+		if k := strings.Index(w, p); k >= 0 && (k == 0 || !isAlnum(w[k-1])) && len(w)-k-len(p) >= 8 {
+			return k, len(w), true
+		}
+	}
+	if strings.HasPrefix(w, "sk-") && len(w) >= 23 {
+		return 0, len(w), true
+	}
+	// Long hex or base64, per dotted part. A part that is a path
+	// ("/api/c/…/conversations/{uuid}") is checked segment by segment; a
+	// standard-base64 secret may hold a slash or two and is checked whole.
+	off := 0
+	for _, part := range strings.Split(w, ".") {
+		if !strings.HasPrefix(part, "/") && strings.Count(part, "/") <= 2 {
+			if generatedShape(part) {
+				return off, off + len(part), true
+			}
+		} else {
+			segOff := off
+			for _, seg := range strings.Split(part, "/") {
+				if generatedShape(seg) {
+					return segOff, segOff + len(seg), true
+				}
+				segOff += len(seg) + 1
+			}
+		}
+		off += len(part) + 1
+	}
+	return 0, 0, false
+}
+
+// generatedShape reports whether s looks like a generated secret: 32+
+// hex digits, or 32+ base64 characters mixing upper case, lower case and
+// digits (words, identifiers and UUIDs do not).
+func generatedShape(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if len(s) < 32 {
+		return false
+	}
+	var upper, lower, digit, hexOnly = false, false, false, true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			upper = true
+			if c > 'F' {
+				hexOnly = false
+			}
+		case c >= 'a' && c <= 'z':
+			lower = true
+			if c > 'f' {
+				hexOnly = false
+			}
+		case c >= '0' && c <= '9':
+			digit = true
+		default:
+			hexOnly = false
+		}
+	}
+	return hexOnly || (upper && lower && digit)
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 type ctxKey int

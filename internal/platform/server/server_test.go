@@ -173,6 +173,27 @@ func TestMiddleware(t *testing.T) {
 		if !strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 			t.Error("CSP lacks frame-ancestors 'none'")
 		}
+		// Images only from this origin (and data: for the empty favicon):
+		// a remote image URL is a way to send page content elsewhere.
+		if got, want := imgSrc(w.Header().Get("Content-Security-Policy")), "img-src 'self' data:"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("csp with a logo host", func(t *testing.T) {
+		for _, tc := range []struct {
+			in   []string
+			want string
+		}{
+			{[]string{"https://cdn.example"}, "img-src 'self' data: https://cdn.example"},
+			{[]string{"https://cdn.example/logo.svg"}, "img-src 'self' data:"}, // not an origin
+			{[]string{"http://cdn.example"}, "img-src 'self' data:"},
+			{[]string{"https:"}, "img-src 'self' data:"},
+			{[]string{"https://a.example", "https://b.example:8443"}, "img-src 'self' data: https://a.example https://b.example:8443"},
+		} {
+			if got := imgSrc(CSPWithImages(tc.in...)); got != tc.want {
+				t.Errorf("%v: got %q, want %q", tc.in, got, tc.want)
+			}
+		}
 	})
 	t.Run("gzip", func(t *testing.T) {
 		w := do(h, "GET", "/", "", map[string]string{"Accept-Encoding": "gzip"})
@@ -352,4 +373,14 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve returned %v", err)
 	}
+}
+
+// imgSrc is a CSP's img-src directive.
+func imgSrc(csp string) string {
+	for _, d := range strings.Split(csp, ";") {
+		if d = strings.TrimSpace(d); strings.HasPrefix(d, "img-src ") {
+			return d
+		}
+	}
+	return ""
 }

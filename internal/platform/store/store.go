@@ -165,7 +165,9 @@ func openSQLite(ctx context.Context, t Target) (*DB, error) {
 			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 		}
 	}
-	base := "file:" + t.Path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+	// secure_delete: deleted rows are overwritten with zeros in the file
+	// (an erased account must not stay readable in free pages).
+	base := "file:" + t.Path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_time_format=sqlite"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
@@ -234,6 +236,46 @@ func (db *DB) Close() error {
 		err = errors.Join(err, db.r.Close())
 	}
 	return err
+}
+
+// Scrub is called after personal data was deleted (an account erasure)
+// so its bytes do not linger where the database keeps old versions.
+//
+// SQLite (opened with secure_delete, so deleted cells and freed pages are
+// already zeroed in the pages): a TRUNCATE checkpoint copies the zeroed
+// pages into the database file and empties the write-ahead log, which
+// still held the rows as they were written.
+//
+// PostgreSQL has no secure delete: a deleted row stays in its table file
+// as a dead tuple until VACUUM prunes it. Scrub runs a plain VACUUM of the
+// given tables (no exclusive lock; it skips all-visible pages, so it is
+// cheap), which removes the dead tuples and their index entries. See
+// docs/operations.md for what remains (WAL, backups) and what an operator
+// can run.
+func (db *DB) Scrub(ctx context.Context, tables ...string) error {
+	switch db.Dialect {
+	case SQLite:
+		var busy, logFrames, done int
+		if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy != 0 {
+			return errors.New("checkpoint: readers kept the write-ahead log from being emptied; it is emptied at the next checkpoint")
+		}
+		return nil
+	default:
+		if len(tables) == 0 {
+			return nil
+		}
+		quoted := make([]string, len(tables))
+		for i, t := range tables {
+			quoted[i] = pgx.Identifier{t}.Sanitize()
+		}
+		if _, err := db.w.ExecContext(ctx, "VACUUM "+strings.Join(quoted, ", ")); err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+		return nil
+	}
 }
 
 // Writer returns the pool that writes (on SQLite, one connection).

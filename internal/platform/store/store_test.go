@@ -1,7 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -202,4 +205,74 @@ func TestOpenUnreachablePostgresGivesUp(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("gave up after %s, want about the connect timeout", el)
 	}
+}
+
+// TestScrubLeavesNoDeletedBytes: after rows are deleted and the store
+// scrubbed, their text is in none of SQLite's files (database, -wal,
+// -shm); on PostgreSQL the tables were vacuumed.
+func TestScrubLeavesNoDeletedBytes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var secure int
+		if db.Dialect == store.SQLite {
+			if err := db.Writer().QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&secure); err != nil || secure != 1 {
+				t.Fatalf("secure_delete = %d (%v), want 1", secure, err)
+			}
+		}
+		const marker = "zebra-quartz-erasure-marker"
+		for i := range 200 {
+			if _, err := db.Exec(ctx, "INSERT INTO things (id, at) VALUES (?, ?)", fmt.Sprintf("%s-%03d-%s", marker, i, strings.Repeat("x", 200)), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if db.Dialect == store.SQLite {
+			// Part of the rows reach the database file, part stay in the WAL.
+			if _, err := db.Writer().ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 200; i < 220; i++ {
+				db.Exec(ctx, "INSERT INTO things (id, at) VALUES (?, ?)", fmt.Sprintf("%s-%03d", marker, i), time.Now())
+			}
+			if n := countInFiles(t, db.Target.Path, marker); n == 0 {
+				t.Fatal("the marker is not in the files before the delete; the test proves nothing")
+			}
+		}
+		if _, err := db.Exec(ctx, "DELETE FROM things WHERE id LIKE ?", marker+"%"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Scrub(ctx, "things"); err != nil {
+			t.Fatal(err)
+		}
+		switch db.Dialect {
+		case store.SQLite:
+			if n := countInFiles(t, db.Target.Path, marker); n != 0 {
+				t.Fatalf("got %d copies of deleted text in the database files, want 0", n)
+			}
+		case store.Postgres:
+			var vacuumed bool
+			if err := db.QueryRow(ctx, "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'things'").Scan(&vacuumed); err != nil || !vacuumed {
+				t.Fatalf("things vacuumed: %v (%v), want true", vacuumed, err)
+			}
+			var dead int64
+			db.QueryRow(ctx, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'things'").Scan(&dead)
+			if dead != 0 {
+				t.Fatalf("got %d dead tuples after the vacuum, want 0", dead)
+			}
+		}
+	}, productMigrations)
+}
+
+// countInFiles counts s in path, path-wal and path-shm.
+func countInFiles(t *testing.T, path, s string) int {
+	t.Helper()
+	n := 0
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		n += bytes.Count(b, []byte(s))
+	}
+	return n
 }

@@ -1,7 +1,9 @@
 package ai_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/voyager/ai"
 	"github.com/relaywork/suite/internal/voyager/ai/aitest"
 	"github.com/relaywork/suite/internal/voyager/ai/anthropic"
@@ -278,4 +281,67 @@ func TestOpenAIUsageAndBaseURL(t *testing.T) {
 	if c := f.oai.Calls()[0]; c.Path != "/v1/chat/completions" || c.Body["stream"] != true {
 		t.Fatalf("got call %+v", c)
 	}
+}
+
+// TestAnswerLogKeepsCounts: the real "ai answer" line through the real
+// redacting logger keeps its timings and token counts (first_token_ms and
+// *_tokens are not secrets), while a key in the error would still go.
+func TestAnswerLogKeepsCounts(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	tick := func() time.Time { // each reading of the clock is 7 ms later
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(7 * time.Millisecond)
+		return now
+	}
+	f := newFixture(t, ai.Options{Logger: obs.NewLogger(&buf, "info", "json"), Now: tick})
+	f.ant.Push(aitest.Script{Chunks: []string{"a", "b"}, Input: 20, Output: 3, CacheRead: 1000, CacheWrite: 50})
+	if _, _, err := collect(t, f.router, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(l, `"msg":"ai answer"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no ai answer line in %s", buf.String())
+	}
+	for k, want := range map[string]float64{"input_tokens": 20, "output_tokens": 3, "cache_read_tokens": 1000, "cache_write_tokens": 50} {
+		if got, ok := line[k].(float64); !ok || got != want {
+			t.Errorf("%s: got %v, want %v", k, line[k], want)
+		}
+	}
+	for _, k := range []string{"first_token_ms", "latency_ms", "cost_usd"} {
+		if got, ok := line[k].(float64); !ok || got <= 0 {
+			t.Errorf("%s: got %v, want a positive number", k, line[k])
+		}
+	}
+	if strings.Contains(buf.String(), obs.Redacted) {
+		t.Errorf("the answer line has redactions: %s", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -99,6 +99,14 @@ type Turn struct {
 	Title     string   // new conversation title, or ""
 }
 
+// UsageDay is how many answers a member asked for in a community on one
+// UTC day (YYYY-MM-DD).
+type UsageDay struct {
+	CommunityID string `json:"community_id"`
+	Day         string `json:"day"`
+	Answers     int    `json:"answers"`
+}
+
 // Store keeps memberships, invites, conversations and messages. Lookups
 // that a member makes are scoped by community and user, so a row of
 // someone else is simply not found.
@@ -109,6 +117,9 @@ type Store interface {
 	Memberships(ctx context.Context, userID string) ([]Membership, error)
 
 	CreateInvite(ctx context.Context, inv Invite, tokenHash string) error
+	// InviteByToken returns the invite with tokenHash in the community,
+	// used or not, without counting a use (NotFound when there is none).
+	InviteByToken(ctx context.Context, communityID, tokenHash string) (Invite, error)
 	// UseInvite counts one use of the invite with tokenHash if it is for
 	// communityID, unexpired and not used up, and returns it.
 	UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (Invite, error)
@@ -130,6 +141,9 @@ type Store interface {
 	DeleteMessage(ctx context.Context, conversationID, id string) error
 	// Usage returns how many answers the member asked for in the community on day (YYYY-MM-DD).
 	Usage(ctx context.Context, communityID, userID, day string) (int, error)
+	// UsageHistory returns every daily count kept for the member, oldest
+	// day first (the account download).
+	UsageHistory(ctx context.Context, userID string) ([]UsageDay, error)
 	// TakeAnswer counts one more answer on day unless limit (> 0) is
 	// reached; it returns the count after and whether it was taken.
 	TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error)
@@ -138,10 +152,13 @@ type Store interface {
 	// delete the answer being regenerated, insert the member's message, the
 	// streaming answer placeholder, and retitle the conversation.
 	StartTurn(ctx context.Context, t Turn) (used int, took bool, err error)
-	// CreateHandoff stores a one-time sign-in handoff to a custom domain;
-	// UseHandoff spends it and returns its user if unexpired and for communityID.
-	CreateHandoff(ctx context.Context, tokenHash, userID, communityID string, expires time.Time) error
-	UseHandoff(ctx context.Context, tokenHash, communityID string, now time.Time) (userID string, err error)
+	// CreateHandoff stores a one-time sign-in handoff to a custom domain,
+	// bound to the browser that started it (binding: a hash of its
+	// handoff cookie). UseHandoff spends it and returns its user if it is
+	// unexpired, for communityID and presented with the same binding; a
+	// token presented with another binding is spent too, signing no one in.
+	CreateHandoff(ctx context.Context, tokenHash, binding, userID, communityID string, expires time.Time) error
+	UseHandoff(ctx context.Context, tokenHash, binding, communityID string, now time.Time) (userID string, err error)
 	// InterruptStreaming marks answers left streaming (by a process that
 	// died) as interrupted; it returns how many.
 	InterruptStreaming(ctx context.Context, before time.Time) (int64, error)

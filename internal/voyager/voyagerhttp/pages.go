@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/obs"
+	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/community"
@@ -21,6 +24,11 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 	data["Member"] = s.mem
 	data["IsAdmin"] = s.isAdmin()
 	home := s.base + "/"
+	if logo := s.c.Branding.Logo; strings.HasPrefix(logo, "https://") {
+		// The community's remote logo is the one image from elsewhere
+		// its pages may load.
+		w.Header().Set("Content-Security-Policy", server.CSPWithImages(server.Origin(logo)))
+	}
 	h.o.Render.Page(w, r, status, name, &web.Page{
 		Title:       title,
 		Description: s.c.Description,
@@ -254,7 +262,7 @@ func (h *Handlers) HandleDeleteForm(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSuffix(r.PathValue("file"), ".css")
 	c, ok := h.o.Communities.Current().ByID(id)
-	if !ok {
+	if !ok || !h.mayStyle(r, c) {
 		http.NotFound(w, r)
 		return
 	}
@@ -276,61 +284,150 @@ func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	}
 	b.WriteString(" }\n")
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	if c.Visibility == community.Public {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+	} else {
+		// Not for shared caches: who may have it depends on the caller.
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		w.Header().Set("Vary", "Cookie")
+	}
 	w.Write([]byte(b.String()))
 }
 
 // signInURL is where a visitor signs in: on a custom domain, through the
 // platform's host (where magic links and OAuth callbacks land), which then
-// hands the session over to the domain.
+// hands the session over to the domain. The handoff starts on the domain
+// itself, so the browser that asks is the one the token is bound to.
 func (h *Handlers) signInURL(s *scope) string {
 	if s.base == "" && h.o.PublicURL != "" {
-		return strings.TrimRight(h.o.PublicURL, "/") + "/c/" + s.c.ID + "/handoff"
+		return "/auth/handoff/start"
 	}
 	return "/signin?next=" + s.base + "/"
 }
 
-// handoffLife bounds a handoff token's use.
-const handoffLife = 2 * time.Minute
+// handoffLife bounds a handoff token's use; handoffCookieLife bounds the
+// whole trip (sign-in on the platform included).
+const (
+	handoffLife       = 2 * time.Minute
+	handoffCookieLife = 15 * time.Minute
+)
 
-// HandleHandoffStart handles GET /c/{cid}/handoff on the platform host: a
-// signed-in user is sent to the community's own domain with a one-time
-// token. The target is always the community's configured domain.
-func (h *Handlers) HandleHandoffStart(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.community(w, r, false)
-	if !ok {
+// A handoff is bound to the browser that started it, the way OAuth binds
+// its callback with state: /auth/handoff/start on the custom domain sets a
+// random value in a cookie there and sends only its hash (the binding) to
+// the platform, which stores the binding with the token it issues. The
+// token is spent on the domain only together with that cookie. A token
+// sent to someone else (a link to /auth/handoff?token=… in a mail or on a
+// page) meets a browser without the cookie and signs nobody in: the login
+// CSRF a plain GET handoff allowed. No extra click, no script.
+
+// secure reports whether the site runs on https (then cookies are Secure
+// and the handoff cookie gets the __Host- prefix, which a sibling
+// subdomain cannot overwrite).
+func (h *Handlers) secure() bool { return strings.HasPrefix(h.o.PublicURL, "https://") }
+
+func (h *Handlers) handoffCookie() string {
+	if h.secure() {
+		return "__Host-voyager-handoff"
+	}
+	return "voyager_handoff"
+}
+
+// HandleHandoffBegin handles GET /auth/handoff/start on a custom domain:
+// it binds this browser (cookie) and sends it to the platform's host to
+// sign in.
+func (h *Handlers) HandleHandoffBegin(w http.ResponseWriter, r *http.Request) {
+	kind, c := h.Resolve(r.Host)
+	if kind != CommunityHost || h.o.SignIn == nil || h.o.PublicURL == "" {
+		h.notFound(w, r, false)
 		return
 	}
-	if s.user == nil {
-		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+	nonce := newToken()
+	http.SetCookie(w, &http.Cookie{Name: h.handoffCookie(), Value: nonce, Path: "/", MaxAge: int(handoffCookieLife.Seconds()),
+		HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, strings.TrimRight(h.o.PublicURL, "/")+"/c/"+c.ID+"/handoff?state="+hashToken(nonce), http.StatusSeeOther)
+}
+
+// HandleHandoffStart handles GET /c/{cid}/handoff?state= on the platform
+// host: a signed-in user is sent to the community's own domain with a
+// one-time token bound to state. The target is always the community's
+// configured domain. Without a well-formed state (someone opened the
+// address directly) the trip starts over on the domain.
+func (h *Handlers) HandleHandoffStart(w http.ResponseWriter, r *http.Request) {
+	if kind, _ := h.Resolve(r.Host); kind == UnknownHost {
+		h.unknownHost(w, r, false)
+		return
+	}
+	// Signed out: sign in first, whatever the ID (so the answer says
+	// nothing about which communities exist); afterwards the community
+	// is resolved, and a private one is 404 to a non-member.
+	if _, ok := auth.UserFrom(r.Context()); !ok {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	s, ok := h.community(w, r, false)
+	if !ok {
 		return
 	}
 	if len(s.c.Branding.Domains) == 0 || h.o.SignIn == nil {
 		http.Redirect(w, r, s.base+"/", http.StatusSeeOther)
 		return
 	}
-	token := newToken()
-	if err := h.o.Chat.Store().CreateHandoff(r.Context(), hashToken(token), s.user.ID, s.c.ID, h.o.Now().Add(handoffLife)); err != nil {
-		h.fail(w, r, false, err)
-		return
-	}
 	scheme := "https"
 	if u, err := url.Parse(h.o.PublicURL); err == nil && u.Scheme == "http" {
 		scheme = "http"
 	}
-	http.Redirect(w, r, scheme+"://"+community.NormalizeHost(s.c.Branding.Domains[0])+"/auth/handoff?token="+url.QueryEscape(token), http.StatusSeeOther)
+	domain := scheme + "://" + community.NormalizeHost(s.c.Branding.Domains[0])
+	state := r.URL.Query().Get("state")
+	if !isHex64(state) {
+		http.Redirect(w, r, domain+"/auth/handoff/start", http.StatusSeeOther)
+		return
+	}
+	token := newToken()
+	if err := h.o.Chat.Store().CreateHandoff(r.Context(), hashToken(token), state, s.user.ID, s.c.ID, h.o.Now().Add(handoffLife)); err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, domain+"/auth/handoff?token="+url.QueryEscape(token), http.StatusSeeOther)
+}
+
+// isHex64 reports whether s is a SHA-256 in lower-case hex.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // HandleHandoff handles GET /auth/handoff?token= on a custom domain: it
-// spends the token and starts a session on this host.
+// spends the token and, when this browser is the one that started the
+// handoff (its cookie hashes to the token's binding), starts a session on
+// this host.
 func (h *Handlers) HandleHandoff(w http.ResponseWriter, r *http.Request) {
 	kind, c := h.Resolve(r.Host)
 	if kind != CommunityHost || h.o.SignIn == nil {
 		h.notFound(w, r, false)
 		return
 	}
-	uid, err := h.o.Chat.Store().UseHandoff(r.Context(), hashToken(r.URL.Query().Get("token")), c.ID, h.o.Now())
+	binding := ""
+	if ck, err := r.Cookie(h.handoffCookie()); err == nil && ck.Value != "" {
+		binding = hashToken(ck.Value)
+	}
+	// The cookie serves one handoff.
+	http.SetCookie(w, &http.Cookie{Name: h.handoffCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	uid, err := h.o.Chat.Store().UseHandoff(r.Context(), hashToken(r.URL.Query().Get("token")), binding, c.ID, h.o.Now())
 	if err != nil {
+		if apperr.Is(err, apperr.Forbidden) {
+			obs.Logger(r.Context()).Warn("handoff refused: token presented by another browser", "community", c.ID, "had_cookie", binding != "")
+		}
 		h.fail(w, r, false, err)
 		return
 	}

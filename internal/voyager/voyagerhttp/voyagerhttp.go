@@ -142,7 +142,66 @@ func (h *Handlers) community(w http.ResponseWriter, r *http.Request, api bool) (
 			return nil, false
 		}
 	}
+	// On the platform's host a private community does not exist for
+	// anyone but its members and platform admins: every route answers
+	// exactly what an unknown ID answers. (Its own domain is public
+	// knowledge, so there the routes say "sign in" as usual.) An invite
+	// link is the one way in, so a request naming a real invite token of
+	// the community may see it.
+	if kind == PlatformHost && s.c.Visibility == community.Private && s.mem == nil && (s.user == nil || !s.user.IsAdmin()) {
+		visible, err := h.holdsInvite(r, s.c.ID)
+		if err != nil {
+			h.fail(w, r, api, err)
+			return nil, false
+		}
+		if !visible {
+			if s.user != nil {
+				h.violation(r, s, "not a member")
+			}
+			h.notFound(w, r, api)
+			return nil, false
+		}
+	}
 	return s, true
+}
+
+// holdsInvite reports whether the request's {token} is an invite of the
+// community (valid or not: a used-up link may say so).
+func (h *Handlers) holdsInvite(r *http.Request, communityID string) (bool, error) {
+	token := r.PathValue("token")
+	if token == "" {
+		return false, nil
+	}
+	_, err := h.o.Chat.Store().InviteByToken(r.Context(), communityID, hashToken(token))
+	switch {
+	case err == nil:
+		return true, nil
+	case apperr.Is(err, apperr.NotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// mayStyle reports whether the request may have community c's brand
+// stylesheet: on c's own domain, or c is public, or the caller is a
+// member or a platform admin. Otherwise it is 404 like an unknown ID.
+func (h *Handlers) mayStyle(r *http.Request, c *community.Community) bool {
+	if c.Visibility == community.Public {
+		return true
+	}
+	if kind, hc := h.Resolve(r.Host); kind == CommunityHost && hc.ID == c.ID {
+		return true
+	}
+	u, ok := auth.UserFrom(r.Context())
+	if !ok {
+		return false
+	}
+	if u.IsAdmin() {
+		return true
+	}
+	_, err := h.o.Chat.Store().Membership(r.Context(), c.ID, u.ID)
+	return err == nil
 }
 
 // member is community plus: signed in and a member. A signed-in
@@ -206,7 +265,7 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, api bool, err er
 	switch apperr.KindOf(err) {
 	case apperr.NotFound:
 		h.o.Render.NotFound(w, r)
-	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited:
+	case apperr.Invalid, apperr.Conflict, apperr.Gone, apperr.RateLimited, apperr.Unavailable, apperr.Forbidden:
 		e, _ := apperr.As(err)
 		h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: httpapi.StatusOf(err), Heading: "That did not work", Message: e.Message})
 	default:

@@ -4,6 +4,7 @@ package chatstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -82,6 +83,18 @@ func (s *Store) CreateInvite(ctx context.Context, inv chat.Invite, tokenHash str
 		return fmt.Errorf("create invite: %w", err)
 	}
 	return nil
+}
+
+// InviteByToken implements chat.Store.
+func (s *Store) InviteByToken(ctx context.Context, communityID, tokenHash string) (chat.Invite, error) {
+	var inv chat.Invite
+	err := s.db.QueryRow(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at FROM voyager_invites
+		WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).
+		Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt)
+	if err != nil {
+		return inv, notFound(err, "invite")
+	}
+	return inv, nil
 }
 
 // UseInvite implements chat.Store.
@@ -259,6 +272,24 @@ func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int
 	return n, nil
 }
 
+// UsageHistory implements chat.Store.
+func (s *Store) UsageHistory(ctx context.Context, userID string) ([]chat.UsageDay, error) {
+	rows, err := s.db.Query(ctx, `SELECT community_id, day, answers FROM voyager_usage WHERE user_id = ? ORDER BY day, community_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("usage history: %w", err)
+	}
+	defer rows.Close()
+	out := []chat.UsageDay{}
+	for rows.Next() {
+		var u chat.UsageDay
+		if err := rows.Scan(&u.CommunityID, &u.Day, &u.Answers); err != nil {
+			return nil, fmt.Errorf("usage history: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // TakeAnswer implements chat.Store. The conditional update makes the
 // limit hold under concurrent sends.
 func (s *Store) TakeAnswer(ctx context.Context, communityID, userID, day string, limit int) (int, bool, error) {
@@ -338,8 +369,11 @@ func insertMessage(ctx context.Context, tx *store.Tx, m chat.Message) error {
 }
 
 // CreateHandoff implements chat.Store.
-func (s *Store) CreateHandoff(ctx context.Context, tokenHash, userID, communityID string, expires time.Time) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO voyager_handoffs (token_hash, user_id, community_id, expires_at) VALUES (?, ?, ?, ?)`, tokenHash, userID, communityID, expires.UTC())
+func (s *Store) CreateHandoff(ctx context.Context, tokenHash, binding, userID, communityID string, expires time.Time) error {
+	if binding == "" {
+		return errors.New("create handoff: no browser binding")
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO voyager_handoffs (token_hash, binding, user_id, community_id, expires_at) VALUES (?, ?, ?, ?, ?)`, tokenHash, binding, userID, communityID, expires.UTC())
 	if err != nil {
 		return fmt.Errorf("create handoff: %w", err)
 	}
@@ -347,23 +381,35 @@ func (s *Store) CreateHandoff(ctx context.Context, tokenHash, userID, communityI
 }
 
 // UseHandoff implements chat.Store.
-func (s *Store) UseHandoff(ctx context.Context, tokenHash, communityID string, now time.Time) (string, error) {
+func (s *Store) UseHandoff(ctx context.Context, tokenHash, binding, communityID string, now time.Time) (string, error) {
 	var userID string
+	var refused error // returned after the commit, so the token stays spent
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var exp time.Time
-		err := tx.QueryRow(ctx, `SELECT user_id, expires_at FROM voyager_handoffs WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).Scan(&userID, &exp)
+		var bound string
+		err := tx.QueryRow(ctx, `SELECT user_id, binding, expires_at FROM voyager_handoffs WHERE token_hash = ? AND community_id = ?`, tokenHash, communityID).Scan(&userID, &bound, &exp)
 		if err != nil {
 			return notFound(err, "sign-in link")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM voyager_handoffs WHERE token_hash = ? OR expires_at < ?`, tokenHash, now.UTC()); err != nil {
 			return err
 		}
-		if !now.Before(exp) {
-			return apperr.E(apperr.Gone, "This sign-in link has expired. Sign in again.")
+		switch {
+		case bound == "" || subtle.ConstantTimeCompare([]byte(bound), []byte(binding)) != 1:
+			refused = &apperr.Error{Kind: apperr.Forbidden, Code: "handoff_other_browser",
+				Message: "This sign-in was started in another browser, so it cannot sign you in here. Press Sign in on this site to start again."}
+		case !now.Before(exp):
+			refused = apperr.E(apperr.Gone, "This sign-in link has expired. Sign in again.")
 		}
 		return nil
 	})
-	return userID, err
+	if err == nil {
+		err = refused
+	}
+	if err != nil {
+		return "", err
+	}
+	return userID, nil
 }
 
 // InterruptStreaming implements chat.Store.

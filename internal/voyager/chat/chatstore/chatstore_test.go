@@ -135,21 +135,32 @@ func TestStore(t *testing.T) {
 		}
 
 		// Handoff tokens: one use, for their community, unexpired.
-		if err := s.CreateHandoff(ctx, "h1", "u1", "beta", now.Add(time.Minute)); err != nil {
+		if err := s.CreateHandoff(ctx, "h1", "b1", "u1", "beta", now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UseHandoff(ctx, "h1", "alpha", now); !apperr.Is(err, apperr.NotFound) {
+		if _, err := s.UseHandoff(ctx, "h1", "b1", "alpha", now); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("handoff for another community: %v", err)
 		}
-		if uid, err := s.UseHandoff(ctx, "h1", "beta", now); err != nil || uid != "u1" {
+		if uid, err := s.UseHandoff(ctx, "h1", "b1", "beta", now); err != nil || uid != "u1" {
 			t.Fatalf("handoff: %q %v", uid, err)
 		}
-		if _, err := s.UseHandoff(ctx, "h1", "beta", now); !apperr.Is(err, apperr.NotFound) {
+		if _, err := s.UseHandoff(ctx, "h1", "b1", "beta", now); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("handoff reused: %v", err)
 		}
-		s.CreateHandoff(ctx, "h2", "u1", "beta", now)
-		if _, err := s.UseHandoff(ctx, "h2", "beta", now); !apperr.Is(err, apperr.Gone) {
+		s.CreateHandoff(ctx, "h2", "b1", "u1", "beta", now)
+		if _, err := s.UseHandoff(ctx, "h2", "b1", "beta", now); !apperr.Is(err, apperr.Gone) {
 			t.Fatalf("expired handoff: %v", err)
+		}
+		// Presented by another browser (another binding): refused, and spent.
+		s.CreateHandoff(ctx, "h3", "b1", "u1", "beta", now.Add(time.Minute))
+		if uid, err := s.UseHandoff(ctx, "h3", "b2", "beta", now); !apperr.Is(err, apperr.Forbidden) || uid != "" {
+			t.Fatalf("handoff from another browser: %q %v", uid, err)
+		}
+		if _, err := s.UseHandoff(ctx, "h3", "b1", "beta", now); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("handoff after a refusal: %v, want it spent", err)
+		}
+		if err := s.CreateHandoff(ctx, "h4", "", "u1", "beta", now.Add(time.Minute)); err == nil {
+			t.Fatal("a handoff without a binding was stored")
 		}
 
 		// Left streaming by a dead process: interrupted.
