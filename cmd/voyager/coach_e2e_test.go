@@ -39,7 +39,7 @@ func uploadDoc(t *testing.T, c *http.Client, base, name string, data []byte) res
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, string(body)}
+	return response{resp.StatusCode, string(body), resp.Header}
 }
 
 func newConversation(t *testing.T, c *http.Client, s *apptest.Server) string {

@@ -55,7 +55,7 @@ func TestEdgeRefusesBadBytes(t *testing.T) {
 			}
 			conv := decode[struct {
 				ID string `json:"id"`
-			}](t, response{st, b}).ID
+			}](t, response{status: st, body: b}).ID
 			for _, body := range []string{"{\"content\":\"hello \xff\xfe there\"}", `{"content":"hello \u0000"}`} {
 				if st, b := raw("POST", "/api/c/alpha/conversations/"+conv+"/messages", body); st != 422 || !strings.Contains(b, `"content"`) {
 					t.Errorf("message %q: got %d %s, want 422 naming content", body, st, b)
