@@ -307,3 +307,12 @@ func Origin(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
+
+// Route returns the route pattern matched for the request in ctx, or ""
+// (outside a request, or before the mux matched).
+func Route(ctx context.Context) string {
+	if i, ok := ctx.Value(infoKey{}).(*info); ok {
+		return i.pattern
+	}
+	return ""
+}

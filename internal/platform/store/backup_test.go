@@ -60,7 +60,7 @@ func TestBackupRestoreAndInspect(t *testing.T) {
 		if _, err := db.Exec(ctx, "INSERT INTO things (id, at) VALUES (?, ?)", "z", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Restore(ctx, dst); err != nil {
+		if err := db.Restore(ctx, dst, store.RestoreOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := db.Query(ctx, "SELECT id FROM things ORDER BY id")
@@ -87,7 +87,7 @@ func TestBackupRestoreAndInspect(t *testing.T) {
 		// A file that is not a backup is refused and changes nothing.
 		junk := filepath.Join(t.TempDir(), "junk.bak")
 		os.WriteFile(junk, []byte("not a database"), 0o600)
-		if err := db.Restore(ctx, junk); err == nil {
+		if err := db.Restore(ctx, junk, store.RestoreOptions{}); err == nil {
 			t.Fatal("restore from a junk file succeeded")
 		}
 		var n int
