@@ -18,7 +18,7 @@ import (
 const JobName = "backup"
 
 // stampLayout names each scheduled backup by the time it began, in UTC.
-const stampLayout = "20060102T150405Z"
+const stampLayout = "20060102T150405.000Z"
 
 // File is one scheduled backup in BACKUP_DIR.
 type File struct {
@@ -28,7 +28,7 @@ type File struct {
 }
 
 // List returns product's scheduled backups in dir, newest first. Files
-// that are not named like the job's (product-YYYYMMDDTHHMMSSZ.db or
+// that are not named like the job's (product-YYYYMMDDTHHMMSS.mmmZ.db or
 // .pgdump) are left alone.
 func List(dir, product string) ([]File, error) {
 	entries, err := os.ReadDir(dir)
@@ -38,7 +38,7 @@ func List(dir, product string) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(product) + `-(\d{8}T\d{6}Z)\.(db|pgdump)$`)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(product) + `-(\d{8}T\d{6}\.\d{3}Z)\.(db|pgdump)$`)
 	var out []File
 	for _, e := range entries {
 		m := re.FindStringSubmatch(e.Name())
