@@ -38,6 +38,22 @@ type instruments struct {
 	log      *slog.Logger
 	slowAt   time.Duration
 	route    func(context.Context) string
+	ops      sync.Map // operation name → *opMetrics
+}
+
+// opMetrics are one operation's series; the slow counter exists (at 0)
+// from the operation's first statement, so rate() sees it start.
+type opMetrics struct {
+	duration prometheus.Observer
+	slow     prometheus.Counter
+}
+
+func (in *instruments) forOp(op string) *opMetrics {
+	if m, ok := in.ops.Load(op); ok {
+		return m.(*opMetrics)
+	}
+	m, _ := in.ops.LoadOrStore(op, &opMetrics{duration: in.duration.WithLabelValues(op), slow: in.slow.WithLabelValues(op)})
+	return m.(*opMetrics)
 }
 
 // Instrument makes every statement run through DB (Exec, Query, QueryRow,
@@ -94,11 +110,12 @@ func (db *DB) Saturation() float64 {
 // observe records one statement of op that started at start.
 func (in *instruments) observe(ctx context.Context, op string, start time.Time, err error) {
 	d := time.Since(start)
-	in.duration.WithLabelValues(op).Observe(d.Seconds())
+	m := in.forOp(op)
+	m.duration.Observe(d.Seconds())
 	if d < in.slowAt {
 		return
 	}
-	in.slow.WithLabelValues(op).Inc()
+	m.slow.Inc()
 	route := ""
 	if in.route != nil {
 		route = in.route(ctx)
