@@ -44,7 +44,7 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
-		Commands:    []app.Command{communitiesCommand()},
+		Commands:    []app.Command{communitiesCommand(), archiveCommand()},
 	}
 }
 

@@ -81,3 +81,10 @@ func maintenanceCmd(ctx context.Context, p Product, env Env, args []string) erro
 		return nil
 	})
 }
+
+// WithStore runs fn with the product's database opened from the settings
+// in env (migrated first when MIGRATE_ON_START is on), for product
+// commands such as `voyager archive`.
+func WithStore(ctx context.Context, p Product, env Env, fn func(*store.DB) error) error {
+	return withStore(ctx, p, env, true, fn)
+}
