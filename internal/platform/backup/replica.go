@@ -148,7 +148,7 @@ func StartReplicator(ctx context.Context, dbPath string, o ReplicaOptions) (*Rep
 	// snapshot).
 	st.SnapshotInterval = 24 * time.Hour
 	st.SnapshotRetention = o.Retention
-	st.Logger = o.Logger.With("component", "litestream")
+	st.Logger = newLitestreamLogger(o.Logger)
 	ldb.SetLogger(st.Logger.With("db", filepath.Base(dbPath)))
 	if err := st.Open(ctx); err != nil {
 		return nil, fmt.Errorf("start replication of %s to %s: %w%s", dbPath, Redact(o.URL), err, hint(err))
