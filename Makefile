@@ -32,11 +32,19 @@ vet:
 test: assets
 	@eval "$$(scripts/services.sh)" && \
 	  $(MAKE) --no-print-directory vet && \
+	  $(MAKE) --no-print-directory alerts && \
 	  $(GO) test -race -count=1 -timeout 20m ./... && \
 	  scripts/fuzz.sh
 
 bench: build
 	bench/run.sh
+
+# Prometheus alert rules (deploy/alerts.yml) and their unit tests;
+# promtool comes with Debian's prometheus package (scripts/services.sh).
+.PHONY: alerts
+alerts:
+	promtool check rules deploy/alerts.yml
+	promtool test rules deploy/alerts_test.yml
 
 envexample:
 	$(GO) run ./tools/envexample

@@ -21,3 +21,6 @@ echo
 echo "## DevMode relay"
 go test -run '^$' -bench . -benchtime 1x ./bench/devmode/ | grep -vE '^(goos|goarch|pkg|cpu):'
 PAIRS="${PAIRS:-1000}" go test -run TestIdleMemory -v ./bench/devmode/ | grep -vE '^(=== RUN|PASS$)'
+echo
+echo "## Continuous backup (kill -9, restore the replica)"
+go run ./bench/backup -bin bin -runs "${BACKUP_RUNS:-3}" -size "${BACKUP_SIZE:-100MB}"

@@ -48,3 +48,11 @@ fi
 
 echo "export TEST_DATABASE_URL='postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable'"
 echo "export TEST_REDIS_URL='redis://127.0.0.1:6379/0'"
+
+# --- promtool, for `make alerts` (deploy/alerts.yml) and the metrics lint
+# test (issue 12). Debian's prometheus package carries it.
+if ! command -v promtool >/dev/null 2>&1; then
+  log "installing prometheus (for promtool)"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >&2
+fi

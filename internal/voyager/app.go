@@ -48,7 +48,7 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
-		Commands:    []app.Command{communitiesCommand(), domainsCommand()},
+		Commands:    []app.Command{communitiesCommand(), domainsCommand(), archiveCommand()},
 	}
 }
 

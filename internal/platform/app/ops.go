@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/maintenance"
@@ -84,69 +82,9 @@ func maintenanceCmd(ctx context.Context, p Product, env Env, args []string) erro
 	})
 }
 
-// backupCmd is `backup FILE`.
-func backupCmd(ctx context.Context, p Product, env Env, args []string) error {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return usagef("usage: %s backup FILE", p.Name)
-	}
-	return withStore(ctx, p, env, false, func(db *store.DB) error {
-		res, err := db.Backup(ctx, args[0])
-		if err != nil {
-			return usagef("%s: backup failed: %v", p.Name, err)
-		}
-		opsAudit(ctx, db, "backup", map[string]any{"bytes": res.Bytes, "tool": res.Tool})
-		fmt.Fprintf(env.Stdout, "backed up %s to %s (%d bytes, %s, with the %s)\n", db.Target.Redacted, res.Path, res.Bytes, res.Duration.Round(1e6), res.Tool)
-		return nil
-	})
-}
-
-// restoreCmd is `restore FILE --yes`.
-func restoreCmd(ctx context.Context, p Product, env Env, args []string) error {
-	usage := usagef("usage: %s restore FILE --yes   (replaces every row of the database with the backup's)", p.Name)
-	var file string
-	yes := false
-	for _, a := range args {
-		switch {
-		case a == "--yes" || a == "-yes":
-			yes = true
-		case strings.HasPrefix(a, "-") || file != "":
-			return usage
-		default:
-			file = a
-		}
-	}
-	if file == "" {
-		return usage
-	}
-	if !yes {
-		return usagef("%s: restore replaces the whole database with %s; run it again with --yes to go ahead (turn `%s maintenance on` first)", p.Name, file, p.Name)
-	}
-	return withStore(ctx, p, env, false, func(db *store.DB) error {
-		if err := db.Restore(ctx, file); err != nil {
-			return usagef("%s: restore failed, the database is unchanged: %v", p.Name, err)
-		}
-		opsAudit(ctx, db, "restore", nil)
-		fmt.Fprintf(env.Stdout, "restored %s from %s; run `%s migrate status` to check the schema version\n", db.Target.Redacted, file, p.Name)
-		return nil
-	})
-}
-
-// dbCmd is `db stats`.
-func dbCmd(ctx context.Context, p Product, env Env, args []string) error {
-	if len(args) != 1 || args[0] != "stats" {
-		return usagef("usage: %s db stats", p.Name)
-	}
-	return withStore(ctx, p, env, false, func(db *store.DB) error {
-		st, err := db.Inspect(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stdout, "%s database at %s, %.1f MB\n\n", st.Dialect, st.Where, float64(st.Bytes)/(1<<20))
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "TABLE\tROWS\n")
-		for _, t := range st.Tables {
-			fmt.Fprintf(tw, "%s\t%d\n", t.Name, t.Rows)
-		}
-		return tw.Flush()
-	})
+// WithStore runs fn with the product's database opened from the settings
+// in env (migrated first when MIGRATE_ON_START is on), for product
+// commands such as `voyager archive`.
+func WithStore(ctx context.Context, p Product, env Env, fn func(*store.DB) error) error {
+	return withStore(ctx, p, env, true, fn)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,6 +176,14 @@ func TestOperatorRunbooks(t *testing.T) {
 			if out, err := cmd("backup", file); err != nil || !strings.Contains(out, "backed up") {
 				t.Fatalf("backup: %q, %v", out, err)
 			}
+			if out, err := cmd("backup", "verify", file); err != nil || !strings.Contains(out, "is a good") {
+				t.Fatalf("backup verify: %q, %v", out, err)
+			}
+			for _, sfx := range []string{"-wal", "-shm", "-journal"} {
+				if _, err := os.Stat(file + sfx); err == nil {
+					t.Errorf("backup left %s beside the copy", file+sfx)
+				}
+			}
 			if out, err := cmd("admin", "login-link", "later@example.com"); err != nil {
 				t.Fatal(out)
 			}
@@ -185,8 +194,16 @@ func TestOperatorRunbooks(t *testing.T) {
 			if out, err := cmd("restore", file); err == nil || !strings.Contains(out, "--yes") {
 				t.Fatalf("restore without --yes: %q, %v; want a refusal naming --yes", out, err)
 			}
-			if out, err := cmd("restore", file, "--yes"); err != nil || !strings.Contains(out, "restored") {
+			if out, err := cmd("restore", file, "--yes"); err != nil || !strings.Contains(out, "restored") || !strings.Contains(out, "maintenance off") {
 				t.Fatalf("restore: %q, %v", out, err)
+			}
+			// The backup was taken with maintenance off; the restored
+			// database still keeps the site closed until the operator opens it.
+			if _, body := waitStatus(t, s.URL+"/", "", http.StatusServiceUnavailable); !strings.Contains(body, "restoring from a backup") {
+				t.Fatalf("after restore, the page does not say the site is being restored:\n%s", body)
+			}
+			if out, err := cmd("maintenance", "status"); err != nil || !strings.Contains(out, "is on") {
+				t.Fatalf("maintenance status after restore: %q, %v", out, err)
 			}
 			if out, err := cmd("sessions", "revoke", "--user", "later@example.com"); err == nil || !strings.Contains(out, "no user") {
 				t.Fatalf("the user created after the backup survived the restore: %q, %v", out, err)
@@ -194,6 +211,10 @@ func TestOperatorRunbooks(t *testing.T) {
 			if out, err := cmd("sessions", "revoke", "--user", "ops@example.com"); err != nil || !strings.Contains(out, "revoked 1 session") {
 				t.Fatalf("the admin's session from before the backup: %q, %v", out, err)
 			}
+			if out, err := cmd("maintenance", "off"); err != nil {
+				t.Fatalf("maintenance off: %q, %v", out, err)
+			}
+			waitStatus(t, s.URL+"/", "", http.StatusOK)
 		})
 	}
 }

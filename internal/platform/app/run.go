@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -68,6 +69,8 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return dbCmd(ctx, p, env, args)
 	case "routes":
 		return routesCmd(ctx, p, env, args)
+	case "dr":
+		return drCmd(ctx, p, env, args)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
 		return nil
@@ -105,9 +108,13 @@ Usage:
   %[1]s maintenance on [--message TEXT] | off | status
                                close the site to visitors (503) on every instance within a second
   %[1]s backup FILE             write a consistent copy of the database while it runs
-  %[1]s restore FILE --yes      replace the database with a backup (turn maintenance on first)
-  %[1]s db stats                the database's size and every table's row count
+  %[1]s backup verify FILE      restore a backup into a scratch database and check integrity and migrations
+  %[1]s restore FILE --yes | --latest --yes | --to 2026-12-01T10:00:00Z --yes
+                               replace the database with a backup file or the continuous replica
+                               (BACKUP_REPLICA_URL); the site stays in maintenance until "maintenance off"
+  %[1]s dr drill                restore the newest replica or backup into a scratch database, print the RTO
   %[1]s routes                  list every route pattern the server serves
+  %[1]s db stats                size, rows and indexes per table, index usage, long-running queries
 %[3]s  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
@@ -240,6 +247,15 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 	closers = append(closers, func() { db.Close() })
 	reg := obs.NewRegistry()
 	_ = obs.RegisterDB(reg, db.Writer(), string(p.Name))
+	if err := db.Instrument(store.Instrumentation{Registerer: reg, Logger: log, SlowQuery: time.Duration(c.SlowQueryMS) * time.Millisecond, Route: server.Route}); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	storageDir := c.DataDir
+	if db.Dialect == store.SQLite {
+		storageDir = filepath.Dir(db.Target.Path)
+	}
+	_ = obs.RegisterStorage(reg, storageDir, db.Size)
 
 	var rdb redis.UniversalClient
 	var limiter ratelimit.Limiter
@@ -302,6 +318,10 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 			return map[string]any{"sessions": s, "links": l}, err
 		},
 	}); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	if err := registerBackup(pl, p); err != nil {
 		closeAll()
 		return nil, nil, nil, err
 	}

@@ -59,6 +59,13 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		return err
 	}
 	defer closeAll()
+	// Replication stops (after a last sync) once serving has ended, before
+	// the store closes.
+	stopReplication, err := startReplication(ctx, pl)
+	if err != nil {
+		return usagef("%s: %v", p.Name, err)
+	}
+	defer stopReplication()
 
 	var srv *server.Server
 	platformRoutes(pl, m, func() bool { return srv != nil && srv.Draining() })

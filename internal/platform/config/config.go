@@ -94,6 +94,17 @@ type Config struct {
 	EnableDevMode      bool
 	RunnerDownloadBase string
 
+	// Backups and database monitoring.
+	BackupReplicaURL        string
+	BackupS3AccessKeyID     string
+	BackupS3SecretAccessKey string
+	BackupRetention         time.Duration
+	BackupSyncInterval      time.Duration
+	BackupDir               string
+	BackupSchedule          string
+	BackupKeep              int
+	SlowQueryMS             int
+
 	// Sources records where each variable's value came from: "env",
 	// ".env", "default", "generated" or "" (unset).
 	Sources map[string]string
@@ -269,6 +280,7 @@ func (c *Config) validate() Problems {
 	if c.Product == Voyager && (c.ChatHistoryLimit < 1 || c.ChatHistoryLimit > 200) {
 		p = append(p, fmt.Sprintf("CHAT_HISTORY_LIMIT=%d: must be between 1 and 200 messages", c.ChatHistoryLimit))
 	}
+	p = append(p, c.backupProblems()...)
 	if c.Production() {
 		need := func(name, val, why string) {
 			if val == "" {

@@ -237,3 +237,38 @@ func TestEmailServerSameRulesAsServe(t *testing.T) {
 		})
 	}
 }
+
+func TestBackupSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := Load(Coda, env(map[string]string{"DATA_DIR": dir}), Options{EnvFile: filepath.Join(dir, "none"), NoGenerate: true})
+	if err != nil || c.BackupRetention != 7*24*time.Hour || c.BackupKeep != 7 || c.BackupSchedule != "30 2 * * *" || c.SlowQueryMS != 500 || c.BackupSyncInterval != 500*time.Millisecond {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		vars map[string]string
+		name string // the variable the problem must name; "" for no problem
+	}{
+		{map[string]string{"BACKUP_REPLICA_URL": "/var/backups/coda"}, ""},
+		{map[string]string{"BACKUP_REPLICA_URL": "file:///var/backups/coda"}, ""},
+		{map[string]string{"BACKUP_REPLICA_URL": "s3://bucket/coda?endpoint=https://minio.example.com&region=us-east-1"}, ""},
+		{map[string]string{"BACKUP_REPLICA_URL": "ftp://example.com/x"}, "BACKUP_REPLICA_URL"},
+		{map[string]string{"BACKUP_REPLICA_URL": "s3:///coda"}, "BACKUP_REPLICA_URL"},
+		{map[string]string{"BACKUP_REPLICA_URL": "/var/backups", "DATABASE_URL": "postgres://u:p@db:5432/app"}, "BACKUP_REPLICA_URL"},
+		{map[string]string{"BACKUP_SCHEDULE": "daily"}, "BACKUP_SCHEDULE"},
+		{map[string]string{"BACKUP_SCHEDULE": "0 3 * * 1"}, ""},
+		{map[string]string{"BACKUP_KEEP": "0"}, "BACKUP_KEEP"},
+		{map[string]string{"BACKUP_RETENTION": "10m"}, "BACKUP_RETENTION"},
+		{map[string]string{"BACKUP_SYNC_INTERVAL": "1ms"}, "BACKUP_SYNC_INTERVAL"},
+		{map[string]string{"SLOW_QUERY_MS": "0"}, "SLOW_QUERY_MS"},
+	} {
+		vars := map[string]string{"DATA_DIR": dir}
+		for k, v := range tc.vars {
+			vars[k] = v
+		}
+		_, err := Load(Coda, env(vars), Options{EnvFile: filepath.Join(dir, "none"), NoGenerate: true})
+		if (tc.name == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.name)) {
+			t.Errorf("%v: got %v, want a problem naming %q", tc.vars, err, tc.name)
+		}
+	}
+}

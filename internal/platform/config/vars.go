@@ -279,4 +279,15 @@ var Vars = []Var{
 	{Name: "DEVMODE_JWT_SECRET", Group: "DevMode (Coda)", Doc: "signs runner credentials (generated in development)", Secret: true, Products: onlyCoda, Example: "openssl rand -base64 32", field: func(c *Config) any { return &c.DevModeJWTSecret }},
 	{Name: "DEVMODE_RELAY_URL", Aliases: []string{"NEXT_PUBLIC_DEVMODE_RELAY_URL"}, Group: "DevMode (Coda)", Doc: "where a separately run relay (coda relay) is; empty: the relay inside coda serve", Products: onlyCoda, Example: "wss://relay.example.com", field: func(c *Config) any { return &c.DevModeRelayURL }},
 	{Name: "RUNNER_DOWNLOAD_BASE", Aliases: []string{"NEXT_PUBLIC_RUNNER_DOWNLOAD_BASE"}, Group: "DevMode (Coda)", Doc: "base URL of runner downloads", Products: onlyCoda, Example: "https://github.com/yourorg/coda/releases/download", field: func(c *Config) any { return &c.RunnerDownloadBase }},
+
+	// Backups and database monitoring (issue 12).
+	{Name: "BACKUP_REPLICA_URL", Group: "Backups", Doc: "continuous SQLite replication with Litestream: a folder, file:///path, or s3://bucket/path?endpoint=https://host&region=… (S3-compatible: MinIO, R2, B2…); empty: off", Example: "s3://my-bucket/coda?region=eu-west-1", field: func(c *Config) any { return &c.BackupReplicaURL }},
+	{Name: "BACKUP_S3_ACCESS_KEY_ID", Group: "Backups", Doc: "access key for an s3:// BACKUP_REPLICA_URL (else AWS_ACCESS_KEY_ID or the instance's role)", field: func(c *Config) any { return &c.BackupS3AccessKeyID }},
+	{Name: "BACKUP_S3_SECRET_ACCESS_KEY", Group: "Backups", Doc: "secret key for an s3:// BACKUP_REPLICA_URL (else AWS_SECRET_ACCESS_KEY)", Secret: true, field: func(c *Config) any { return &c.BackupS3SecretAccessKey }},
+	{Name: "BACKUP_RETENTION", Group: "Backups", Doc: "how far back the replica can restore (restore --to TIME)", Default: "168h", field: func(c *Config) any { return &c.BackupRetention }},
+	{Name: "BACKUP_SYNC_INTERVAL", Group: "Backups", Doc: "how often new writes are shipped to the replica: the most a lost machine can lose (RPO); each sync is one upload", Default: "500ms", field: func(c *Config) any { return &c.BackupSyncInterval }},
+	{Name: "BACKUP_DIR", Group: "Backups", Doc: "where the scheduled backup job writes verified, timestamped copies (empty: DATA_DIR/backups)", field: func(c *Config) any { return &c.BackupDir }},
+	{Name: "BACKUP_SCHEDULE", Group: "Backups", Doc: "five-field UTC cron schedule of the backup job (default daily at 02:30 UTC)", Default: "30 2 * * *", field: func(c *Config) any { return &c.BackupSchedule }},
+	{Name: "BACKUP_KEEP", Group: "Backups", Doc: "how many scheduled backups to keep (older ones are deleted after a verified new one)", Default: "7", field: func(c *Config) any { return &c.BackupKeep }},
+	{Name: "SLOW_QUERY_MS", Group: "Observability", Doc: "log a \"slow query\" line (operation, route, request ID; never SQL or parameters) for statements slower than this many milliseconds", Default: "500", field: func(c *Config) any { return &c.SlowQueryMS }},
 }

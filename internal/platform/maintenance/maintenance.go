@@ -175,3 +175,20 @@ func isExempt(p string) bool {
 	}
 	return false
 }
+
+// SettingKey is the platform_settings row that holds the switch.
+const SettingKey = settingKey
+
+// Closed returns the platform_settings value that turns maintenance mode
+// on with message (DefaultMessage when empty), for writing into a database
+// image before it goes live: `restore` writes it into the restored
+// database so the site stays closed until the operator says
+// `maintenance off`, whatever the backup's own switch said.
+func Closed(message string, since time.Time) string {
+	message = strings.TrimSpace(message)
+	if message == "" {
+		message = DefaultMessage
+	}
+	b, _ := json.Marshal(State{On: true, Since: since.UTC(), Message: message})
+	return string(b)
+}

@@ -403,3 +403,7 @@ func Origin(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
+
+// Route returns the route pattern matched for the request in ctx, or ""
+// (outside a request, or before the mux matched).
+func Route(ctx context.Context) string { return obs.Route(ctx) }

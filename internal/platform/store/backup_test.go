@@ -60,8 +60,26 @@ func TestBackupRestoreAndInspect(t *testing.T) {
 		if _, err := db.Exec(ctx, "INSERT INTO things (id, at) VALUES (?, ?)", "z", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Restore(ctx, dst); err != nil {
+		if db.Dialect == store.SQLite {
+			for _, sfx := range []string{"-wal", "-shm", "-journal"} {
+				if _, err := os.Stat(dst + sfx); err == nil {
+					t.Errorf("the backup left %s beside the copy", dst+sfx)
+				}
+			}
+		}
+		restoredAt := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		if err := db.Restore(ctx, dst, store.RestoreOptions{Settings: map[string]string{"restored": "yes"}, Now: func() time.Time { return restoredAt }}); err != nil {
 			t.Fatal(err)
+		}
+		var v string
+		if err := db.QueryRow(ctx, "SELECT value FROM platform_settings WHERE key = ?", "restored").Scan(&v); err != nil || v != "yes" {
+			t.Fatalf("the setting written with the restore: %q, %v", v, err)
+		}
+		if db.Dialect == store.SQLite {
+			var mode string
+			if err := db.Writer().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				t.Fatalf("journal mode after restoring a self-contained backup: %q, %v; want wal", mode, err)
+			}
 		}
 		rows, err := db.Query(ctx, "SELECT id FROM things ORDER BY id")
 		if err != nil {
@@ -87,7 +105,7 @@ func TestBackupRestoreAndInspect(t *testing.T) {
 		// A file that is not a backup is refused and changes nothing.
 		junk := filepath.Join(t.TempDir(), "junk.bak")
 		os.WriteFile(junk, []byte("not a database"), 0o600)
-		if err := db.Restore(ctx, junk); err == nil {
+		if err := db.Restore(ctx, junk, store.RestoreOptions{}); err == nil {
 			t.Fatal("restore from a junk file succeeded")
 		}
 		var n int

@@ -139,6 +139,7 @@ type DB struct {
 	Target  Target
 	w       *sql.DB
 	r       *sql.DB
+	ins     *instruments // nil until Instrument
 }
 
 // Open opens and pings the database, retrying an unreachable PostgreSQL with
@@ -340,43 +341,76 @@ func args(in []any) []any {
 
 // Exec runs a statement on the writer.
 func (db *DB) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
-	return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
+	if db.ins == nil {
+		return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
+	}
+	return timed(ctx, db.ins, operation(), func() (sql.Result, error) {
+		return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
+	})
 }
 
 // Query runs a query on the reader pool.
 func (db *DB) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
-	return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
+	if db.ins == nil {
+		return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
+	}
+	return timed(ctx, db.ins, operation(), func() (*sql.Rows, error) {
+		return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
+	})
 }
 
 // QueryRow runs a query expected to return at most one row, on the reader.
 func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
-	return db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+	if db.ins == nil {
+		return db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+	}
+	r, _ := timed(ctx, db.ins, operation(), func() (*sql.Row, error) {
+		r := db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+		return r, r.Err()
+	})
+	return r
 }
 
 // Tx is a transaction on the writer, with the same rebinding as DB.
 type Tx struct {
 	*sql.Tx
 	Dialect Dialect
+	ins     *instruments
+	op      string // the operation that opened the transaction
 }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+	return timed(ctx, tx.ins, tx.op, func() (sql.Result, error) {
+		return tx.Tx.ExecContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+	})
 }
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+	return timed(ctx, tx.ins, tx.op, func() (*sql.Rows, error) {
+		return tx.Tx.QueryContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+	})
 }
 
 // QueryRow runs a single-row query in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+	r, _ := timed(ctx, tx.ins, tx.op, func() (*sql.Row, error) {
+		r := tx.Tx.QueryRowContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+		return r, r.Err()
+	})
+	return r
 }
 
 // InTx runs fn in a transaction on the writer, committing if it returns nil.
+// On an instrumented DB, beginning and committing are observed under the
+// caller's operation, as are the transaction's statements.
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
-	stx, err := db.w.BeginTx(ctx, nil)
+	op := ""
+	if db.ins != nil {
+		op = operation()
+	}
+	stx, err := timed(ctx, db.ins, op, func() (*sql.Tx, error) { return db.w.BeginTx(ctx, nil) })
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -389,10 +423,10 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			_ = stx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{Tx: stx, Dialect: db.Dialect}); err != nil {
+	if err = fn(&Tx{Tx: stx, Dialect: db.Dialect, ins: db.ins, op: op}); err != nil {
 		return err
 	}
-	if err = stx.Commit(); err != nil {
+	if _, err = timed(ctx, db.ins, op, func() (struct{}, error) { return struct{}{}, stx.Commit() }); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
