@@ -73,5 +73,7 @@ func coachDataSection(chats chat.Store, svc *coach.Service) auth.DataSection {
 		},
 		// Files kept outside the database go before the rows that name them.
 		Delete: svc.DeleteFiles,
+		// Rewritten after a deletion so no text stays in dead rows (PostgreSQL VACUUM).
+		Tables: []string{"voyager_profiles", "voyager_memories", "voyager_documents"},
 	}
 }
