@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/relaywork/suite/internal/platform/app.Version=$(VERSION)
+# VERSION is the release tag when HEAD is exactly at one (or given: make
+# build VERSION=v1.2.3); otherwise the binaries report the commit they were
+# built from, which Go stamps into them (see internal/platform/version).
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null)
+LDFLAGS := -s -w $(if $(VERSION),-X github.com/relaywork/suite/internal/platform/version.tag=$(VERSION))
 
 .PHONY: run build assets web-deps test vet bench clean envexample
 
@@ -55,6 +58,6 @@ runner-release:
 	@for t in $(RUNNER_TARGETS); do \
 	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 	  echo "coda-runner-$$os-$$arch$$ext"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	    -o $(BIN)/release/coda-runner-$$os-$$arch$$ext ./cmd/coda-runner || exit 1; \
 	done

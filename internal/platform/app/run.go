@@ -22,6 +22,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/ratelimit"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/version"
 )
 
 // Env is what a run reads from and writes to; tests pass their own.
@@ -66,7 +67,9 @@ func Run(ctx context.Context, p Product, env Env) error {
 	case "db":
 		return dbCmd(ctx, p, env, args)
 	case "version", "--version":
-		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
+		in := version.Get()
+		in.Version = Version
+		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, in.Line())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, help(p))
@@ -136,6 +139,13 @@ func configCheck(p Product, env Env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, v, src)
 	}
 	tw.Flush()
+	fmt.Fprintf(env.Stdout, "\nListening on %s (HOST %s, PORT %d).\n", listenDescription(c), hostOrAll(c.Host), c.Port)
+	if len(c.Warnings) > 0 {
+		fmt.Fprintf(env.Stdout, "\n%d warning(s):\n", len(c.Warnings))
+		for _, w := range c.Warnings {
+			fmt.Fprintf(env.Stdout, "  - %s\n", w)
+		}
+	}
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {
@@ -406,4 +416,20 @@ func migrateOnStart(ctx context.Context, p Product, c *config.Config, log *slogL
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
 	return nil
+}
+
+// hostOrAll describes HOST for people: empty means every interface.
+func hostOrAll(h string) string {
+	if h == "" {
+		return "unset: every interface"
+	}
+	return h
+}
+
+// listenDescription is the address serve binds, as `config check` shows it.
+func listenDescription(c *config.Config) string {
+	if c.Host == "" {
+		return fmt.Sprintf("every interface, port %d", c.Port)
+	}
+	return c.Addr()
 }
