@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,6 +69,8 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return restoreCmd(ctx, p, env, args)
 	case "db":
 		return dbCmd(ctx, p, env, args)
+	case "healthcheck":
+		return healthcheck(ctx, p, env, args)
 	case "version", "--version":
 		in := version.Get()
 		in.Version = Version
@@ -107,7 +112,9 @@ Usage:
   %[1]s backup FILE             write a consistent copy of the database while it runs
   %[1]s restore FILE --yes      replace the database with a backup (turn maintenance on first)
   %[1]s db stats                the database's size and every table's row count
-%[3]s  %[1]s version                 print the version
+%[3]s  %[1]s healthcheck [--ready]   ask the server on this machine (HOST, PORT) for /healthz (or /readyz);
+                               exit 0 when it answers 200: the container image's health check
+  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
 `, p.Name, p.Description, extra.String())
@@ -432,4 +439,40 @@ func listenDescription(c *config.Config) string {
 		return fmt.Sprintf("every interface, port %d", c.Port)
 	}
 	return c.Addr()
+}
+
+// healthcheck asks the server on this machine for /healthz (--ready:
+// /readyz) and fails unless it answers 200. A container built FROM scratch
+// has no curl, so the image's HEALTHCHECK runs this.
+func healthcheck(ctx context.Context, p Product, env Env, args []string) error {
+	path := "/healthz"
+	switch {
+	case len(args) == 1 && args[0] == "--ready":
+		path = "/readyz"
+	case len(args) > 0:
+		return usagef("usage: %s healthcheck [--ready]", p.Name)
+	}
+	c, _ := config.Load(p.Name, env.Getenv, config.Options{NoGenerate: true})
+	host := strings.Trim(c.Host, "[]")
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	u := "http://" + net.JoinHostPort(host, strconv.Itoa(c.Port)) + path
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return usagef("%s: unhealthy: %v", p.Name, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return usagef("%s: unhealthy: %s answered %s: %s", p.Name, u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s answered %s\n", p.Name, u, resp.Status)
+	return nil
 }
