@@ -17,6 +17,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,11 +99,20 @@ func run(args []string, stdout io.Writer) error {
 	arch := fl.String("arch", "amd64", "with -binary: its GOARCH")
 	out := fl.String("o", "", "with -binary: the tarball to write")
 	runnerDir := fl.String("runner-dir", "", "with -product coda: the runner downloads folder to ship (default DIST/runner, or none)")
-	version := fl.String("version", "", "the release's version, e.g. v1.2.3 (required)")
+	version := fl.String("version", "", "the release's version, e.g. v1.2.3 (default with -dist: from DIST/metadata.json)")
 	repo := fl.String("repo", "ghcr.io/relaywork", "the registry path the tarballs' tags name")
 	ca := fl.String("ca-certs", caBundle, "CA certificates to ship (Debian: apt-get install ca-certificates)")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	if *version == "" && *dist != "" {
+		// GoReleaser writes the release's version into dist/metadata.json.
+		if b, err := os.ReadFile(filepath.Join(*dist, "metadata.json")); err == nil {
+			var md struct{ Version string }
+			if json.Unmarshal(b, &md) == nil && md.Version != "" {
+				*version = "v" + strings.TrimPrefix(md.Version, "v")
+			}
+		}
 	}
 	if *version == "" {
 		return errors.New("-version is required")
