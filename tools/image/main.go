@@ -360,7 +360,16 @@ func addTree(tw *tar.Writer, src, dst string, mt time.Time) (int, error) {
 }
 
 func writeTarball(img v1.Image, path, ref string) error {
-	tag, err := name.NewTag(ref)
+	// A tag allows [A-Za-z0-9_.-]: v1.2.3+meta becomes v1.2.3-meta.
+	i := strings.LastIndex(ref, ":")
+	repo, t := ref[:i], ref[i+1:]
+	t = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, t)
+	tag, err := name.NewTag(repo + ":" + t)
 	if err != nil {
 		return err
 	}
