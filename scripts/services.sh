@@ -57,3 +57,15 @@ if ! command -v goreleaser >/dev/null 2>&1 && [ ! -x "$(go env GOPATH 2>/dev/nul
     go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION" >&2
   fi
 fi
+
+# ---- Deploy and image tests (issue 11) ----
+# deploy/ checks the systemd units with systemd-analyze (required on CI);
+# tools/image ships Debian's CA certificates in the container images.
+ship_missing=()
+command -v systemd-analyze >/dev/null 2>&1 || ship_missing+=(systemd)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || ship_missing+=(ca-certificates)
+if [ ${#ship_missing[@]} -gt 0 ]; then
+  log "installing ${ship_missing[*]}"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${ship_missing[@]}" >&2
+fi
