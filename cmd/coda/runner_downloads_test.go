@@ -352,6 +352,23 @@ func TestDevModePageScreenshots(t *testing.T) {
 	b.Run(colorScheme("light"), chromedp.EmulateViewport(375, 740))
 	b.WaitEval("/devmode fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
 	b.Screenshot(filepath.Join(shots, "devmode-phone.png"))
+
+	// No downloads, seen by an admin (whose footer names the build).
+	bare := apptest.Start(t, run, apptest.BaseEnv(t, map[string]string{"RUNNER_DOWNLOAD_DIR": t.TempDir()}))
+	out, _, err = apptest.Command(t, run, bare.Env, "admin", "login-link", "ops@example.com", "--role", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Run(chromedp.EmulateViewport(1280, 900))
+	b.Navigate(bare.URL + "/auth/email/confirm?token=" + linkToken.FindStringSubmatch(out)[1])
+	b.Click("#confirm-signin")
+	b.WaitVisible(".account-name")
+	b.Navigate(bare.URL + "/devmode")
+	b.WaitVisible("#runner-no-downloads")
+	if got := b.Text(".build-version"); !strings.HasPrefix(got, "Version ") {
+		t.Fatalf("admin footer: %q", got)
+	}
+	b.Screenshot(filepath.Join(shots, "devmode-no-downloads-admin.png"))
 }
 
 // colorScheme emulates prefers-color-scheme.
