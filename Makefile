@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/relaywork/suite/internal/platform/app.Version=$(VERSION)
+# VERSION is the release tag when HEAD is exactly at one (or given: make
+# build VERSION=v1.2.3); otherwise the binaries report the commit they were
+# built from, which Go stamps into them (see internal/platform/version).
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null)
+LDFLAGS := -s -w $(if $(VERSION),-X github.com/relaywork/suite/internal/platform/version.tag=$(VERSION))
 
 .PHONY: run build assets web-deps test vet bench clean envexample
 
@@ -33,6 +36,7 @@ test: assets
 	@eval "$$(scripts/services.sh)" && \
 	  $(MAKE) --no-print-directory vet && \
 	  $(MAKE) --no-print-directory alerts && \
+	  $(MAKE) --no-print-directory release-check && \
 	  $(GO) test -race -count=1 -timeout 20m ./... && \
 	  scripts/fuzz.sh
 
@@ -53,17 +57,47 @@ clean:
 	rm -rf $(BIN) web/dist/assets web/dist/manifest.json
 
 # Static runner binaries for every supported platform, named as the DevMode
-# page's download links expect under RUNNER_DOWNLOAD_BASE.
+# page's download links expect, with checksums.txt and latest.json: point
+# RUNNER_DOWNLOAD_DIR at bin/release (or copy it to a runner folder beside coda).
 .PHONY: runner-release
 RUNNER_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 runner-release:
 	@mkdir -p $(BIN)/release
+	@rm -f $(BIN)/release/coda-runner-*
 	@for t in $(RUNNER_TARGETS); do \
 	  os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 	  echo "coda-runner-$$os-$$arch$$ext"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	    -o $(BIN)/release/coda-runner-$$os-$$arch$$ext ./cmd/coda-runner || exit 1; \
 	done
+	@$(GO) run ./tools/runnerdist -dir $(BIN)/release -version $(or $(VERSION),$$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev))
+
+# ---- Releases (.goreleaser.yaml; docs/deploy.md "Release files") ----
+# goreleaser is installed by scripts/services.sh when missing (outside CI).
+GORELEASER ?= $(shell command -v goreleaser 2>/dev/null || echo $$($(GO) env GOPATH)/bin/goreleaser)
+.PHONY: release-check release-snapshot release images
+
+# Checks the release configuration, building nothing: `goreleaser check`
+# where goreleaser is installed, and always GoReleaser's own strict loader
+# with this project's expectations (tools/releasecheck, its own module).
+release-check:
+	@if [ -x "$(GORELEASER)" ]; then $(GORELEASER) check -q; else echo "release-check: goreleaser not installed; using its config loader only"; fi
+	@cd tools/releasecheck && $(GO) test -count=1 ./...
+
+# A full local release into dist/: archives, checksums.txt, changelog, the
+# runner folder (dist/runner) and the container images (dist/images).
+release-snapshot:
+	CGO_ENABLED=0 $(GORELEASER) release --snapshot --clean
+	$(GO) run ./tools/image -dist dist
+
+# The real release from a tag vX.Y.Z (GITHUB_TOKEN set): publishes the
+# archives as a draft, then writes the images to dist/images to push.
+release:
+	CGO_ENABLED=0 $(GORELEASER) release --clean
+	GIT_COMMIT=$$(git rev-parse HEAD) $(GO) run ./tools/image -dist dist
+
+images:
+	$(GO) run ./tools/image -dist dist
 
 # Fuzzing (docs/operations.md, "Fuzzing"): every FuzzXxx target in the
 # module, found automatically. `make test` runs them briefly (a shared

@@ -18,11 +18,13 @@ import (
 	"syscall"
 
 	"github.com/relaywork/suite/internal/coda/runner"
+	buildversion "github.com/relaywork/suite/internal/platform/version"
 )
 
-// version is set at build time (-ldflags "-X main.version=v1.2.3"); the
-// server shows an update banner when it is older than the server's.
-var version = "dev"
+// version is this build's version (package version: the release tag set at
+// link time, else the commit); the runner announces it when it connects and
+// the DevMode page shows a banner when a newer runner release exists.
+var version = buildversion.String()
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,7 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fl.Usage()
 		return nil
 	case "version", "--version":
-		fmt.Fprintf(stdout, "coda-runner %s (%s/%s)\n", version, runtime.GOOS, runtime.GOARCH)
+		in := buildversion.Get()
+		in.Version = version
+		fmt.Fprintf(stdout, "coda-runner %s\n", in.Line())
 		return nil
 	}
 	if err := fl.Parse(args); err != nil {

@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaywork/suite/internal/coda/devmode"
 	"github.com/relaywork/suite/internal/coda/relay"
+	"github.com/relaywork/suite/internal/coda/runnerdist"
 	"github.com/relaywork/suite/internal/platform/app"
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/audit"
@@ -29,6 +33,11 @@ type devMode struct {
 	s     *site
 	svc   *devmode.Service
 	relay *relay.Relay
+	// downloadDir is the folder of runner builds served at
+	// /devmode/downloads/; remote reads RUNNER_DOWNLOAD_BASE's manifest.
+	downloadDir string
+	remote      *runnerdist.Remote
+	warnedDir   atomic.Bool
 }
 
 // mountDevMode registers the DevMode pages, the relay and its jobs.
@@ -63,7 +72,13 @@ func (s *site) mountDevMode(ctx context.Context, m *app.Mounted) error {
 			}
 		}
 	})
-	d := &devMode{s: s, svc: svc, relay: rl}
+	d := &devMode{s: s, svc: svc, relay: rl, downloadDir: runnerDownloadDir(p.Config.RunnerDownloadDir)}
+	if base := strings.TrimRight(p.Config.RunnerDownloadBase, "/"); base != "" {
+		d.remote = &runnerdist.Remote{URL: base + "/" + runnerdist.ManifestName, Now: p.Now,
+			OnError: func(err error) {
+				p.Logger.Warn("devmode: cannot read the runner manifest under RUNNER_DOWNLOAD_BASE; links use the usual names and the update banner waits", "err", err.Error())
+			}}
+	}
 	d.routes()
 	m.AddClose(rl.Close)
 	registerRelayMetrics(p.Metrics, rl)
@@ -91,6 +106,7 @@ func (d *devMode) routes() {
 	rt.Handle("GET /api/devmode/runners", user(p.Read(http.HandlerFunc(d.handleRunnersJSON))))
 	rt.Handle("POST /api/devmode/runners/{id}/ticket", user(p.Read(http.HandlerFunc(d.handleTicket))))
 	rt.Handle("GET /devmode", user(p.Read(http.HandlerFunc(d.handleIndex))))
+	rt.Handle("GET /devmode/downloads/{file}", p.Read(http.HandlerFunc(d.handleDownload)))
 	rt.Handle("GET /devmode/pair", user(p.Read(http.HandlerFunc(d.handlePairPage))))
 	rt.Handle("POST /devmode/pair", user(p.Write(http.HandlerFunc(d.handlePairDecide))))
 	rt.Handle("POST /devmode/runners/{id}/rename", user(p.Write(http.HandlerFunc(d.handleRename))))
@@ -98,6 +114,22 @@ func (d *devMode) routes() {
 	rt.Handle("GET /devmode/runners/{id}/terminal", user(p.Read(http.HandlerFunc(d.handleTerminalPage))))
 	rt.Handle("GET "+relayRunnerPath, http.HandlerFunc(d.relay.HandleRunner))
 	rt.Handle("GET "+relayTerminalPath, http.HandlerFunc(d.relay.HandleTerminal))
+}
+
+// runnerDownloadDir is RUNNER_DOWNLOAD_DIR, else the runner folder beside
+// the coda binary (where a release archive puts it).
+func runnerDownloadDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "runner"
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Join(filepath.Dir(exe), "runner")
 }
 
 // relayAuth adapts devmode.Service to the relay's Auth.

@@ -1,15 +1,19 @@
 package coda
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/coda/devmode"
 	"github.com/relaywork/suite/internal/coda/relay"
-	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/coda/runnerdist"
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/httpapi"
@@ -83,7 +87,9 @@ type runnerView struct {
 	LastSeenAt *time.Time `json:"last_seen_at"`
 }
 
-func (d *devMode) views(r *http.Request, userID string) ([]runnerView, error) {
+// views lists userID's runners; each is Outdated when older than latest,
+// the latest runner release's version.
+func (d *devMode) views(r *http.Request, userID, latest string) ([]runnerView, error) {
 	rs, err := d.svc.Runners(r.Context(), userID)
 	if err != nil {
 		return nil, err
@@ -99,7 +105,7 @@ func (d *devMode) views(r *http.Request, userID string) ([]runnerView, error) {
 			online = relay.OnlineIn(r.Context(), rdb, x.ID)
 		}
 		out = append(out, runnerView{ID: x.ID, Name: x.Name, OS: x.OS, Arch: x.Arch, Version: x.Version,
-			Online: online, Known: local || rdb != nil, Outdated: olderVersion(x.Version, app.Version),
+			Online: online, Known: local || rdb != nil, Outdated: olderVersion(x.Version, latest),
 			CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt})
 	}
 	return out, nil
@@ -108,12 +114,13 @@ func (d *devMode) views(r *http.Request, userID string) ([]runnerView, error) {
 // handleRunnersJSON handles GET /api/devmode/runners.
 func (d *devMode) handleRunnersJSON(w http.ResponseWriter, r *http.Request) {
 	u, _ := auth.UserFrom(r.Context())
-	vs, err := d.views(r, u.ID)
+	latest := d.downloads(r).Latest
+	vs, err := d.views(r, u.ID, latest)
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Write(w, http.StatusOK, map[string]any{"runners": vs})
+	httpapi.Write(w, http.StatusOK, map[string]any{"runners": vs, "latest_runner_version": latest})
 }
 
 // handleTicket handles POST /api/devmode/runners/{id}/ticket: a 60 s,
@@ -134,32 +141,122 @@ func (d *devMode) handleTicket(w http.ResponseWriter, r *http.Request) {
 }
 
 // download is one runner build to download.
-type download struct{ Label, URL string }
+type download struct {
+	Label, Name, URL, SHA256 string
+	Size                     int64
+}
 
-// downloads lists the runner builds under RUNNER_DOWNLOAD_BASE, named as
-// `make runner-release` names them.
-func (d *devMode) downloads() []download {
-	base := strings.TrimRight(d.s.p.Config.RunnerDownloadBase, "/")
-	if base == "" {
+// SizeText is the size as the page shows it, e.g. "9.4 MB".
+func (d download) SizeText() string {
+	if d.Size <= 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(d.Size)/1e6, 'f', 1, 64) + " MB"
+}
+
+// runnerDownloads is what the DevMode page offers: the builds, where the
+// checksums are, and the latest runner release's version (empty when no
+// manifest could be read, so no banner is shown).
+type runnerDownloads struct {
+	Files     []download
+	Checksums string
+	Latest    string
+}
+
+// downloads lists the runner builds: from RUNNER_DOWNLOAD_BASE (its
+// latest.json, else every platform's usual name) when set, else from the
+// folder coda serves itself (RUNNER_DOWNLOAD_DIR).
+func (d *devMode) downloads(r *http.Request) runnerDownloads {
+	var out runnerDownloads
+	var m *runnerdist.Manifest
+	prefix := "/devmode/downloads/"
+	if base := strings.TrimRight(d.s.p.Config.RunnerDownloadBase, "/"); base != "" {
+		prefix = base + "/"
+		m = d.remote.Get(r.Context())
+		if m == nil {
+			// No manifest there (yet): link every platform by the
+			// release's names; the banner waits for a manifest.
+			for _, p := range runnerdist.Platforms {
+				name := runnerdist.BinaryName(p.OS, p.Arch)
+				out.Files = append(out.Files, download{Label: p.Label, Name: name, URL: prefix + name})
+			}
+			out.Checksums = prefix + runnerdist.ChecksumsName
+			return out
+		}
+	} else {
+		m = d.localManifest()
+		if m == nil {
+			return out
+		}
+	}
+	files := append([]runnerdist.File(nil), m.Files...)
+	runnerdist.SortFiles(files)
+	for _, f := range files {
+		out.Files = append(out.Files, download{Label: f.Label(), Name: f.Name, URL: prefix + f.Name, SHA256: f.SHA256, Size: f.Size})
+	}
+	out.Checksums = prefix + runnerdist.ChecksumsName
+	out.Latest = m.Version
+	return out
+}
+
+// localManifest reads RUNNER_DOWNLOAD_DIR's latest.json; nil when the
+// folder has none (the page then explains how to get the runner).
+func (d *devMode) localManifest() *runnerdist.Manifest {
+	m, err := runnerdist.Read(d.downloadDir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && d.warnedDir.CompareAndSwap(false, true) {
+			d.s.p.Logger.Warn("devmode runner downloads unavailable", "dir", d.downloadDir, "err", err.Error())
+		}
 		return nil
 	}
-	var out []download
-	for _, b := range []struct{ label, file string }{
-		{"macOS (Apple silicon)", "coda-runner-darwin-arm64"},
-		{"macOS (Intel)", "coda-runner-darwin-amd64"},
-		{"Linux (x86-64)", "coda-runner-linux-amd64"},
-		{"Linux (ARM64)", "coda-runner-linux-arm64"},
-		{"Windows (x86-64, not supported yet)", "coda-runner-windows-amd64.exe"},
-	} {
-		out = append(out, download{b.label, base + "/" + b.file})
+	d.warnedDir.Store(false)
+	return m
+}
+
+// handleDownload handles GET /devmode/downloads/{file}: a runner build,
+// checksums.txt or latest.json from RUNNER_DOWNLOAD_DIR. No sign-in is
+// needed, so `curl -fLO` works; only the files the manifest lists are served.
+func (d *devMode) handleDownload(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	m := d.localManifest()
+	if m == nil || (name != runnerdist.ManifestName && name != runnerdist.ChecksumsName && !m.Has(name)) {
+		httpapi.Error(w, r, apperr.E(apperr.NotFound, "No such runner download on this server."))
+		return
 	}
-	return out
+	f, err := os.Open(filepath.Join(d.downloadDir, name))
+	if err != nil {
+		httpapi.Error(w, r, apperr.E(apperr.NotFound, "No such runner download on this server."))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	switch name {
+	case runnerdist.ManifestName:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+	case runnerdist.ChecksumsName:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		// The names carry no version: caches check back after 5 minutes.
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	}
+	http.ServeContent(w, r, name, fi.ModTime(), f)
 }
 
 // handleIndex handles GET /devmode.
 func (d *devMode) handleIndex(w http.ResponseWriter, r *http.Request) {
 	u, _ := auth.UserFrom(r.Context())
-	vs, err := d.views(r, u.ID)
+	// The banner compares with the latest runner release, not with this
+	// server's version: a runner-only release raises it too.
+	dl := d.downloads(r)
+	vs, err := d.views(r, u.ID, dl.Latest)
 	if err != nil {
 		d.pageError(w, r, err)
 		return
@@ -171,8 +268,8 @@ func (d *devMode) handleIndex(w http.ResponseWriter, r *http.Request) {
 	pg := &web.Page{Title: "DevMode", Data: map[string]any{
 		"Runners":   vs,
 		"Outdated":  outdated,
-		"Version":   app.Version,
-		"Downloads": d.downloads(),
+		"Version":   dl.Latest,
+		"Downloads": dl,
 		"Server":    d.publicBase(r),
 	}}
 	switch r.URL.Query().Get("done") {
@@ -277,8 +374,8 @@ func (d *devMode) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	d.s.render.Error(w, r, httpapi.Status(k))
 }
 
-// olderVersion reports whether runner version v is older than the
-// server's: both must read as vMAJOR.MINOR.PATCH (a git describe suffix is
+// olderVersion reports whether runner version v is older than latest
+// (the runner release in latest.json): both must read as vMAJOR.MINOR.PATCH (a git describe suffix is
 // ignored); anything else (dev builds) never shows the banner.
 func olderVersion(v, server string) bool {
 	a, ok1 := parseVersion(v)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/redis/go-redis/v9"
 
@@ -35,11 +36,14 @@ func runRelay(ctx context.Context, env app.Env, args []string) error {
 	fl := flag.NewFlagSet("coda relay", flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	addr := fl.String("addr", "", "listen address (default :PORT)")
-	advertise := fl.String("advertise", "", "this node's URL for the other relay nodes (with REDIS_URL), e.g. http://10.0.0.5:3000")
+	advertise := fl.String("advertise", "", "this node's URL for the other relay nodes (with REDIS_URL), e.g. http://10.0.0.5:3000; ${VAR} is read from the environment")
 	heartbeat := fl.Duration("heartbeat", relay.DefaultPing, "how often connections are pinged and connected runners' credentials checked again")
 	if err := fl.Parse(args); err != nil {
 		return app.Usagef("usage: coda relay [--addr :PORT] [--advertise URL] [--heartbeat 20s]")
 	}
+	// ${VAR} in --advertise comes from the environment, for platforms
+	// that hand each machine its address there (Fly.io: FLY_PRIVATE_IP).
+	*advertise = os.Expand(*advertise, env.Getenv)
 	c, err := config.Load(config.Coda, env.Getenv, config.Options{})
 	if err != nil {
 		return app.Usagef("coda relay: %v", err)

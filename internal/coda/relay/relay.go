@@ -576,6 +576,7 @@ func (rc *runnerConn) control(b []byte) error {
 	}
 	switch m.Type {
 	case TypeHello:
+		rc.r.o.Logger.Info("devmode runner hello", "runner", rc.id.RunnerID, "version", m.Version, "os", m.OS, "arch", m.Arch)
 		rc.r.o.Auth.RunnerSeen(rc.ctx, rc.id.RunnerID, Hello{Name: m.Name, OS: m.OS, Arch: m.Arch, Version: m.Version})
 	case TypeExit:
 		if t := rc.term(m.ID); t != nil {

@@ -122,7 +122,7 @@ func Pair(ctx context.Context, o PairOptions) (Config, error) {
 	}
 	var st startResponse
 	body := map[string]string{"name": o.Name, "os": runtime.GOOS, "arch": runtime.GOARCH, "version": o.Version}
-	if code, err := postJSON(ctx, o.Client, server+"/api/devmode/pair/start", body, &st); err != nil {
+	if code, err := postJSON(ctx, o.Client, o.Version, server+"/api/devmode/pair/start", body, &st); err != nil {
 		return Config{}, err
 	} else if code != "" {
 		return Config{}, fmt.Errorf("the server refused to start pairing: %s", code)
@@ -141,7 +141,7 @@ func Pair(ctx context.Context, o PairOptions) (Config, error) {
 		case <-time.After(interval):
 		}
 		var tok tokenResponse
-		code, err := postJSON(ctx, o.Client, server+"/api/devmode/pair/token", map[string]string{"device_code": st.DeviceCode}, &tok)
+		code, err := postJSON(ctx, o.Client, o.Version, server+"/api/devmode/pair/token", map[string]string{"device_code": st.DeviceCode}, &tok)
 		switch {
 		case err != nil:
 			// A network blip: keep polling until the code expires.
@@ -166,13 +166,14 @@ func Pair(ctx context.Context, o PairOptions) (Config, error) {
 
 // postJSON posts body and decodes a 200 answer into out; for an error
 // answer it returns the error code.
-func postJSON(ctx context.Context, c *http.Client, u string, body, out any) (string, error) {
+func postJSON(ctx context.Context, c *http.Client, version, u string, body, out any) (string, error) {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent(version))
 	resp, err := c.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("cannot reach %s: %w", u, err)

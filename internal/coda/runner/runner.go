@@ -34,8 +34,9 @@ var ErrRevoked = errors.New("the server refused this runner's credential (revoke
 type Options struct {
 	Config Config // from pairing
 	Name   string // announced name; the host name when empty
-	// Version is announced to the server, which shows a banner when it is
-	// older than the server's.
+	// Version is announced to the server (the hello message's version and
+	// the User-Agent), which shows a banner when it is older than the
+	// latest runner release.
 	Version string
 	// Shell and ShellArgs start each terminal; default: $SHELL (else
 	// /bin/sh) as a login shell.
@@ -106,7 +107,7 @@ type conn struct {
 func session(ctx context.Context, o Options) (connected bool, err error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	ws, resp, err := websocket.Dial(dctx, o.Config.RelayURL, &websocket.DialOptions{
-		HTTPHeader:      http.Header{"Authorization": {"Bearer " + o.Config.Credential}},
+		HTTPHeader:      http.Header{"Authorization": {"Bearer " + o.Config.Credential}, "User-Agent": {userAgent(o.Version)}},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	cancel()
@@ -418,4 +419,13 @@ func (t *term) kill() {
 			_ = t.cmd.Process.Signal(os.Interrupt)
 		}
 	})
+}
+
+// userAgent is the runner's User-Agent on every request: coda-runner/VERSION
+// (GOOS/GOARCH), so the server's logs show which builds connect.
+func userAgent(version string) string {
+	if version == "" {
+		version = "dev"
+	}
+	return "coda-runner/" + version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }

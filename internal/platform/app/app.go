@@ -28,11 +28,13 @@ import (
 	"github.com/relaywork/suite/internal/platform/ratelimit"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/version"
 	"github.com/relaywork/suite/internal/platform/web"
 )
 
-// Version is set at build time with -ldflags "-X …/app.Version=…".
-var Version = "dev"
+// Version is this build's version (see package version: the release tag
+// set at link time, else the commit the binary was built from).
+var Version = version.String()
 
 // Product describes one server binary.
 type Product struct {

@@ -34,8 +34,14 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 		Product:   product,
 		Nav:       nav,
 		Prepare: func(req *http.Request, pg *web.Page) {
-			if u, ok := auth.UserFrom(req.Context()); ok && pg.User == nil {
-				pg.User = u
+			if u, ok := auth.UserFrom(req.Context()); ok {
+				if pg.User == nil {
+					pg.User = u
+				}
+				if u.IsAdmin() {
+					// Admins see which build answers, for support and upgrades.
+					pg.Build = Version
+				}
 			}
 		},
 	})

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -24,6 +27,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/ratelimit"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
+	"github.com/relaywork/suite/internal/platform/version"
 )
 
 // Env is what a run reads from and writes to; tests pass their own.
@@ -71,8 +75,12 @@ func Run(ctx context.Context, p Product, env Env) error {
 		return routesCmd(ctx, p, env, args)
 	case "dr":
 		return drCmd(ctx, p, env, args)
+	case "healthcheck":
+		return healthcheck(ctx, p, env, args)
 	case "version", "--version":
-		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, Version)
+		in := version.Get()
+		in.Version = Version
+		fmt.Fprintf(env.Stdout, "%s %s\n", p.Name, in.Line())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, help(p))
@@ -115,7 +123,9 @@ Usage:
   %[1]s dr drill                restore the newest replica or backup into a scratch database, print the RTO
   %[1]s routes                  list every route pattern the server serves
   %[1]s db stats                size, rows and indexes per table, index usage, long-running queries
-%[3]s  %[1]s version                 print the version
+%[3]s  %[1]s healthcheck [--ready]   ask the server on this machine (HOST, PORT) for /healthz (or /readyz);
+                               exit 0 when it answers 200: the container image's health check
+  %[1]s version                 print the version
 
 Settings are documented in .env.example and docs/operations.md.
 `, p.Name, p.Description, extra.String())
@@ -147,6 +157,13 @@ func configCheck(p Product, env Env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, v, src)
 	}
 	tw.Flush()
+	fmt.Fprintf(env.Stdout, "\nListening on %s (HOST %s, PORT %d).\n", listenDescription(c), hostOrAll(c.Host), c.Port)
+	if len(c.Warnings) > 0 {
+		fmt.Fprintf(env.Stdout, "\n%d warning(s):\n", len(c.Warnings))
+		for _, w := range c.Warnings {
+			fmt.Fprintf(env.Stdout, "  - %s\n", w)
+		}
+	}
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {
@@ -436,5 +453,57 @@ func migrateOnStart(ctx context.Context, p Product, c *config.Config, log *slogL
 	if _, err := m.Up(ctx); err != nil {
 		return fmt.Errorf("%s: %w", p.Name, err)
 	}
+	return nil
+}
+
+// hostOrAll describes HOST for people: empty means every interface.
+func hostOrAll(h string) string {
+	if h == "" {
+		return "unset: every interface"
+	}
+	return h
+}
+
+// listenDescription is the address serve binds, as `config check` shows it.
+func listenDescription(c *config.Config) string {
+	if c.Host == "" {
+		return fmt.Sprintf("every interface, port %d", c.Port)
+	}
+	return c.Addr()
+}
+
+// healthcheck asks the server on this machine for /healthz (--ready:
+// /readyz) and fails unless it answers 200. A container built FROM scratch
+// has no curl, so the image's HEALTHCHECK runs this.
+func healthcheck(ctx context.Context, p Product, env Env, args []string) error {
+	path := "/healthz"
+	switch {
+	case len(args) == 1 && args[0] == "--ready":
+		path = "/readyz"
+	case len(args) > 0:
+		return usagef("usage: %s healthcheck [--ready]", p.Name)
+	}
+	c, _ := config.Load(p.Name, env.Getenv, config.Options{NoGenerate: true})
+	host := strings.Trim(c.Host, "[]")
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	u := "http://" + net.JoinHostPort(host, strconv.Itoa(c.Port)) + path
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return usagef("%s: unhealthy: %v", p.Name, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return usagef("%s: unhealthy: %s answered %s: %s", p.Name, u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s answered %s\n", p.Name, u, resp.Status)
 	return nil
 }

@@ -28,6 +28,9 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		return err
 	}
 	log := newLogger(c, env.Stderr)
+	for _, w := range c.Warnings {
+		log.Warn("setting ignored", "warning", w)
+	}
 	if c.SentryDSN != "" {
 		withSentry, flush, err := obs.WithSentry(log, obs.SentryOptions{DSN: c.SentryDSN, Environment: c.AppEnv, Release: Version, Service: string(p.Name)})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -41,6 +42,7 @@ type Config struct {
 	AppEnv  string // development | production | test
 
 	Port        int
+	Host        string // listen address; empty: every interface
 	DataDir     string
 	DatabaseURL string
 	RedisURL    string
@@ -93,6 +95,11 @@ type Config struct {
 	DevModeRelayURL    string
 	EnableDevMode      bool
 	RunnerDownloadBase string
+	RunnerDownloadDir  string
+
+	// Warnings are settings that are read no more (the hosted stack's
+	// UPSTASH_REDIS_REST_URL, …), each with what to use instead.
+	Warnings []string
 
 	// Backups and database monitoring.
 	BackupReplicaURL        string
@@ -113,8 +120,10 @@ type Config struct {
 // Production reports whether APP_ENV is production.
 func (c *Config) Production() bool { return c.AppEnv == "production" }
 
-// Addr is the listen address.
-func (c *Config) Addr() string { return ":" + strconv.Itoa(c.Port) }
+// Addr is the listen address: HOST (empty: every interface) and PORT.
+func (c *Config) Addr() string {
+	return net.JoinHostPort(strings.Trim(c.Host, "[]"), strconv.Itoa(c.Port))
+}
 
 // HTTPSAddr and HTTPAddr are the listen addresses with TLS=auto.
 func (c *Config) HTTPSAddr() string { return ":" + strconv.Itoa(c.HTTPSPort) }
@@ -180,6 +189,7 @@ func Load(p Product, getenv func(string) string, o Options) (*Config, error) {
 		env.problems = append(env.problems, fmt.Sprintf("APP_ENV=%q: must be development, production or test", appEnv))
 	}
 	env.problems = append(env.problems, c.validate()...)
+	c.Warnings = retiredWarnings(c, env)
 	if len(env.problems) == 0 && !c.Production() {
 		if err := c.fillDevSecrets(!o.NoGenerate); err != nil {
 			env.problems = append(env.problems, err.Error())
@@ -214,6 +224,9 @@ func (s *source) lookup(v Var) (string, string) {
 // validate checks relations between settings and what production needs.
 func (c *Config) validate() Problems {
 	var p Problems
+	if c.Host != "" && !validHost(c.Host) {
+		p = append(p, fmt.Sprintf("HOST=%q: must be an IP address (127.0.0.1, ::1, 0.0.0.0) or a host name, without a port or scheme (the port is PORT); empty listens on every interface", c.Host))
+	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

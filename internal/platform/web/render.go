@@ -104,6 +104,7 @@ type Page struct {
 	Vitals      bool      // adds <body data-vitals="on">, which makes the scripts report web vitals
 	CSPNonce    string    // the request's CSP nonce, if the server uses one; added to the layout's <script>
 	SignInURL   string    // where the header's "Sign in" goes; "/signin" when empty (a custom domain signs in elsewhere)
+	Build       string    // the running build's version, shown in the default footer when set (the platform sets it for admins)
 }
 
 // ErrorInfo is the Data of the error page.
