@@ -44,7 +44,8 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
-		Commands:    []app.Command{communitiesCommand()},
+		Commands:    []app.Command{communitiesCommand(), billingCommand()},
+		Check:       billingCheck,
 	}
 }
 
@@ -86,18 +87,20 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		// Several instances: answers in progress are shared through Redis.
 		bus = chatredis.New(p.Redis, "voyager:")
 	}
-	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit})
+	bill := newBilling(p, reg)
+	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit, Gate: bill})
 	hint := ""
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"
 	}
-	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint,
+	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint, Billing: bill,
 		SignIn: func(w http.ResponseWriter, r *http.Request, userID, method string) error {
 			_, err := p.Auth.SignIn(w, r, userID, method)
 			return err
 		}})
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
+	s.billingRoutes(p, h, bill)
 	p.Auth.AddDataSection(dataSection(p, st))
 
 	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}

@@ -22,7 +22,7 @@ type Options struct {
 	Audit       *audit.Log // nil: changes are only logged
 	Logger      *slog.Logger
 	Now         func() time.Time
-	Grace       time.Duration // BILLING_GRACE; 0: DefaultGrace
+	Grace       time.Duration // BILLING_GRACE (0: read-only as soon as past due)
 	// DefaultPriceID is STRIPE_PRICE_ID.
 	DefaultPriceID string
 	Metrics        prometheus.Registerer // nil: no metrics
@@ -55,7 +55,7 @@ func NewService(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Grace <= 0 {
+	if o.Grace < 0 {
 		o.Grace = DefaultGrace
 	}
 	s := &Service{o: o, log: o.Logger}
@@ -71,6 +71,9 @@ func NewService(o Options) *Service {
 
 // Configured reports whether Stripe settings are present.
 func (s *Service) Configured() bool { return s.o.Stripe != nil }
+
+// Store returns the store.
+func (s *Service) Store() Store { return s.o.Store }
 
 // Grace is the past-due grace period.
 func (s *Service) Grace() time.Duration { return s.o.Grace }

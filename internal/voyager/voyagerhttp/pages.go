@@ -20,6 +20,9 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 	data["Base"] = s.base
 	data["Member"] = s.mem
 	data["IsAdmin"] = s.isAdmin()
+	if s.mem != nil {
+		data["Billing"] = h.billingFor(r, s)
+	}
 	home := s.base + "/"
 	h.o.Render.Page(w, r, status, name, &web.Page{
 		Title:       title,

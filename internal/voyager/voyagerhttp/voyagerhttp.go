@@ -20,6 +20,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/httpapi"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/billing"
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/community"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	// AIHint, when no provider is configured, tells the chat page which
 	// variable to set.
 	AIHint string
+	// Billing, if set, decides paid communities' state: the admin banner,
+	// the read-only notice and the billing page.
+	Billing *billing.Service
 }
 
 // Handlers serves Voyager.
