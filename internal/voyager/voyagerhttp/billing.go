@@ -2,6 +2,7 @@ package voyagerhttp
 
 import (
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -152,7 +153,7 @@ func (h *Handlers) HandleBillingCheckout(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	h.auditBilling(r, s, "billing.checkout_started")
-	http.Redirect(w, r, u, http.StatusSeeOther)
+	h.toStripe(w, r, s, u, "Opening Stripe Checkout")
 }
 
 // HandleBillingPortal handles POST /c/{cid}/billing/portal: a Stripe
@@ -168,7 +169,19 @@ func (h *Handlers) HandleBillingPortal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.auditBilling(r, s, "billing.portal_opened")
-	http.Redirect(w, r, u, http.StatusSeeOther)
+	h.toStripe(w, r, s, u, "Opening Stripe billing")
+}
+
+// toStripe sends the browser on to a Stripe page. Not with a redirect:
+// the pages' CSP (form-action 'self') also covers where a form's redirect
+// leads, so the form's answer is a page that moves on by itself.
+func (h *Handlers) toStripe(w http.ResponseWriter, r *http.Request, s *scope, to, heading string) {
+	if u, err := url.Parse(to); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		h.fail(w, r, false, apperr.E(apperr.Unavailable, "Stripe returned an address we cannot open. Try again in a minute."))
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	h.page(w, r, s, http.StatusOK, "billing-redirect.html", heading, map[string]any{"To": template.URL(to), "Heading": heading})
 }
 
 func (h *Handlers) auditBilling(r *http.Request, s *scope, action string) {

@@ -120,10 +120,17 @@ type Stand struct {
 	URL  string
 	mock string
 
-	mu    sync.Mutex
-	subs  map[string]Sub
-	down  bool
-	calls map[string]int
+	mu       sync.Mutex
+	subs     map[string]Sub
+	down     bool
+	calls    map[string]int
+	checkout url.Values // the last Checkout session's parameters
+	// Pages, if set, serves every path outside /v1/ (a browser test's
+	// stand-in for the Checkout page).
+	Pages http.Handler
+	// CheckoutBase, if set, replaces https://checkout.stripe.com in the
+	// URLs of Checkout sessions, so a browser offline can follow them.
+	CheckoutBase string
 }
 
 // Sub is what the stand-in says about one subscription.
@@ -141,11 +148,44 @@ func NewStand(t testing.TB, mockURL string) *Stand {
 	s := &Stand{mock: mockURL, subs: map[string]Sub{}, calls: map[string]int{}}
 	target, _ := url.Parse(mockURL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(res *http.Response) error {
+		if res.Request.Method != http.MethodPost || res.Request.URL.Path != "/v1/checkout/sessions" || s.CheckoutBase == "" {
+			return nil
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		var obj map[string]any
+		if json.Unmarshal(b, &obj) == nil {
+			if u, ok := obj["url"].(string); ok {
+				obj["url"] = strings.Replace(u, "https://checkout.stripe.com", s.CheckoutBase, 1)
+			}
+			b, _ = json.Marshal(obj)
+		}
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", fmt.Sprint(len(b)))
+		return nil
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		down := s.down
 		s.calls[r.Method+" "+r.URL.Path]++
 		s.mu.Unlock()
+		if !strings.HasPrefix(r.URL.Path, "/v1/") && s.Pages != nil {
+			s.Pages.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/checkout/sessions" {
+			b, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			form, _ := url.ParseQuery(string(b))
+			s.mu.Lock()
+			s.checkout = form
+			s.mu.Unlock()
+		}
 		if down {
 			http.Error(w, `{"error":{"type":"api_error","message":"stand-in is down"}}`, http.StatusServiceUnavailable)
 			return
@@ -171,6 +211,14 @@ func (s *Stand) Set(id string, sub Sub) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.subs[id] = sub
+}
+
+// LastCheckout returns the parameters of the last Checkout session
+// created (success_url, client_reference_id, line_items[0][price], …).
+func (s *Stand) LastCheckout() url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkout
 }
 
 // Down makes every request fail with 503 (a Stripe outage).
