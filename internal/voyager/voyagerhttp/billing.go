@@ -82,7 +82,10 @@ func (h *Handlers) HandleBilling(w http.ResponseWriter, r *http.Request) {
 	flash := ""
 	switch r.URL.Query().Get("checkout") {
 	case "success":
-		flash = "Thank you. Stripe is confirming the payment; this page shows the subscription as soon as Stripe tells us (usually within seconds)."
+		flash = "Thank you. Stripe is confirming the payment; reload this page in a few seconds to see the subscription."
+		if hasSub && sub.Status.Live() {
+			flash = "Thank you: the subscription is active."
+		}
 	case "canceled":
 		flash = "Checkout was cancelled; nothing was charged."
 	}
