@@ -56,7 +56,8 @@ if [ ! -x "$stripe_mock_bin" ]; then
   log "installing stripe-mock"
   go install github.com/stripe/stripe-mock@latest >&2
 fi
-stripe_mock_up() { curl -fsS -o /dev/null -u sk_test_services: "http://127.0.0.1:$STRIPE_MOCK_HTTP/v1/customers/cus_ping" 2>/dev/null; }
+# Answering = accepting connections (bash's /dev/tcp; curl may be missing).
+stripe_mock_up() { (exec 3<>"/dev/tcp/127.0.0.1/$STRIPE_MOCK_HTTP") 2>/dev/null; }
 if ! stripe_mock_up; then
   log "starting stripe-mock on 127.0.0.1:$STRIPE_MOCK_HTTP"
   nohup "$stripe_mock_bin" -http-addr "127.0.0.1:$STRIPE_MOCK_HTTP" -https-addr "127.0.0.1:$STRIPE_MOCK_HTTPS" >/dev/null 2>&1 &

@@ -214,7 +214,7 @@ func ParseEvent(payload []byte, header, secret string) (billing.Event, error) {
 		Metadata          map[string]string `json:"metadata"`
 		Parent            *struct {
 			SubscriptionDetails *struct {
-				Subscription json.RawMessage  `json:"subscription"`
+				Subscription json.RawMessage   `json:"subscription"`
 				Metadata     map[string]string `json:"metadata"`
 			} `json:"subscription_details"`
 		} `json:"parent"`

@@ -35,7 +35,7 @@ func (fakeStripe) CustomerSubscriptions(context.Context, string) ([]billing.Remo
 	return nil, nil
 }
 func (fakeStripe) Checkout(context.Context, billing.CheckoutInput) (string, error) { return "", nil }
-func (fakeStripe) Portal(context.Context, string, string) (string, error)        { return "", nil }
+func (fakeStripe) Portal(context.Context, string, string) (string, error)          { return "", nil }
 
 type fixed struct{ s *community.Set }
 
