@@ -84,3 +84,27 @@ if [ ${#ship_missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${ship_missing[@]}" >&2
 fi
+
+# --- stripe-mock (Voyager billing, issue 10) --------------------------------
+# Stripe's API wire format with canned fixtures, for the billing tests. Installed
+# with `go install` when missing, started in the background on fixed loopback
+# ports when not answering; the tests read TEST_STRIPE_URL.
+STRIPE_MOCK_HTTP=12111
+STRIPE_MOCK_HTTPS=12112
+stripe_mock_bin=$(command -v stripe-mock 2>/dev/null || true)
+if [ -z "$stripe_mock_bin" ]; then
+  stripe_mock_bin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin/stripe-mock"
+fi
+if [ ! -x "$stripe_mock_bin" ]; then
+  log "installing stripe-mock"
+  go install github.com/stripe/stripe-mock@latest >&2
+fi
+# Answering = accepting connections (bash's /dev/tcp; curl may be missing).
+stripe_mock_up() { (exec 3<>"/dev/tcp/127.0.0.1/$STRIPE_MOCK_HTTP") 2>/dev/null; }
+if ! stripe_mock_up; then
+  log "starting stripe-mock on 127.0.0.1:$STRIPE_MOCK_HTTP"
+  nohup "$stripe_mock_bin" -http-addr "127.0.0.1:$STRIPE_MOCK_HTTP" -https-addr "127.0.0.1:$STRIPE_MOCK_HTTPS" >/dev/null 2>&1 &
+  for _ in $(seq 1 60); do stripe_mock_up && break; sleep 0.25; done
+  stripe_mock_up || { log "stripe-mock did not answer on 127.0.0.1:$STRIPE_MOCK_HTTP"; exit 1; }
+fi
+echo "export TEST_STRIPE_URL=http://127.0.0.1:$STRIPE_MOCK_HTTP"

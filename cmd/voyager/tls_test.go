@@ -24,7 +24,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/web/browsertest"
 )
 
-const gammaJSON = `{
+const tlsGammaJSON = `{
   "id": "gamma", "name": "Gamma Careers", "description": "A public community on its own domain.", "visibility": "public",
   "branding": {"domains": [%s]},
   "coach": {"name": "Gil", "systemPrompt": "You are Gil."},
@@ -37,7 +37,7 @@ func writeGamma(t *testing.T, dir string, domains ...string) {
 	for i, d := range domains {
 		q[i] = strconv.Quote(d)
 	}
-	body := strings.Replace(gammaJSON, "%s", strings.Join(q, ", "), 1)
+	body := strings.Replace(tlsGammaJSON, "%s", strings.Join(q, ", "), 1)
 	tmp := filepath.Join(dir, ".gamma.json.tmp")
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
 		t.Fatal(err)

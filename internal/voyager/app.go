@@ -48,7 +48,8 @@ func Product() app.Product {
 		Description: "AI career-coaching chat in white-label communities",
 		Migrations:  m,
 		Mount:       mount,
-		Commands:    []app.Command{communitiesCommand(), domainsCommand(), archiveCommand()},
+		Commands:    []app.Command{communitiesCommand(), domainsCommand(), archiveCommand(), billingCommand()},
+		Check:       billingCheck,
 	}
 }
 
@@ -90,6 +91,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		// Several instances: answers in progress are shared through Redis.
 		bus = chatredis.New(p.Redis, "voyager:")
 	}
+	bill := newBilling(p, reg)
 	coachSet := coach.Settings{
 		ContextTokens: p.Config.CoachContextTokens,
 		Limits:        coach.Limits{MaxBytes: p.Config.DocumentMaxBytes, MaxPages: p.Config.DocumentMaxPages},
@@ -104,18 +106,19 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	}
 	coachSvc := coach.NewService(coachstore.New(p.DB), coachSet, p.Now)
 	svc := chat.NewService(chat.Options{Store: st, AI: router, Bus: bus, Logger: p.Logger, Now: p.Now, HistoryLimit: p.Config.ChatHistoryLimit,
-		Coach: coachSvc, CacheMetrics: chat.NewCacheMetrics(p.Metrics)})
+		Coach: coachSvc, CacheMetrics: chat.NewCacheMetrics(p.Metrics), Gate: bill})
 	hint := ""
 	if !router.Configured() {
 		hint = "ANTHROPIC_API_KEY"
 	}
-	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint, Coach: coachSvc,
+	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint, Coach: coachSvc, Billing: bill,
 		SignIn: func(w http.ResponseWriter, r *http.Request, userID, method string) error {
 			_, err := p.Auth.SignIn(w, r, userID, method)
 			return err
 		}})
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
+	s.billingRoutes(p, h, bill)
 	p.Auth.AddDataSection(dataSection(p, st))
 	p.Auth.AddDataSection(coachDataSection(st, coachSvc))
 	if err := p.Cron.Register(cron.Job{Name: "purge-answer-cache", Schedule: "41 * * * *", Description: "delete expired cached answers",

@@ -50,6 +50,11 @@ type Product struct {
 	// validate`, `coda relay`), dispatched before the shared ones' unknown
 	// command error. Each gets the arguments after its name.
 	Commands []Command
+	// Check, if set, reports problems between the settings and the
+	// product's own files (Voyager: a paid community without Stripe
+	// settings). `config check` lists them; in production they are
+	// problems and serve refuses to start, elsewhere they are warnings.
+	Check func(c *config.Config) []string
 }
 
 // Command is a product subcommand.

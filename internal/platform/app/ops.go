@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/maintenance"
+	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/store"
 )
 
@@ -87,4 +89,25 @@ func maintenanceCmd(ctx context.Context, p Product, env Env, args []string) erro
 // commands such as `voyager archive`.
 func WithStore(ctx context.Context, p Product, env Env, fn func(*store.DB) error) error {
 	return withStore(ctx, p, env, true, fn)
+}
+
+// WithPlatform loads settings, migrates and runs fn with a Platform that
+// holds the settings, logger (to stderr), database, audit log, a fresh
+// metrics registry and the clock, without routes, Redis or jobs: for a
+// product's own commands that work on its database (`voyager billing`).
+func WithPlatform(ctx context.Context, p Product, env Env, fn func(*Platform) error) error {
+	c, err := loadConfig(p, env, false)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, env.Stderr)
+	if err := migrateOnStart(ctx, p, c, log); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, p, c, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(&Platform{Config: c, Logger: log, DB: db, Metrics: obs.NewRegistry(), Audit: audit.New(db, nil), Now: time.Now, Stdout: env.Stdout})
 }

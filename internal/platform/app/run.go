@@ -164,6 +164,20 @@ func configCheck(p Product, env Env) error {
 			fmt.Fprintf(env.Stdout, "  - %s\n", w)
 		}
 	}
+	if p.Check != nil && c != nil {
+		if extra := p.Check(c); len(extra) > 0 {
+			if c.Production() {
+				var probs config.Problems
+				errors.As(err, &probs)
+				err = append(probs, extra...)
+			} else {
+				fmt.Fprintf(env.Stdout, "\n%d warning(s) (problems with APP_ENV=production):\n", len(extra))
+				for _, w := range extra {
+					fmt.Fprintf(env.Stdout, "  - %s\n", w)
+				}
+			}
+		}
+	}
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {

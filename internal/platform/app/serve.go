@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/auth"
+	"github.com/relaywork/suite/internal/platform/config"
 	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/server"
@@ -30,6 +31,16 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	log := newLogger(c, env.Stderr)
 	for _, w := range c.Warnings {
 		log.Warn("setting ignored", "warning", w)
+	}
+	if p.Check != nil {
+		if extra := p.Check(c); len(extra) > 0 {
+			if c.Production() {
+				return usagef("%s: refusing to start: %v\nRun `%s config check` to see every setting.", p.Name, config.Problems(extra), p.Name)
+			}
+			for _, w := range extra {
+				log.Warn("configuration warning", "problem", w)
+			}
+		}
 	}
 	if c.SentryDSN != "" {
 		withSentry, flush, err := obs.WithSentry(log, obs.SentryOptions{DSN: c.SentryDSN, Environment: c.AppEnv, Release: Version, Service: string(p.Name)})

@@ -80,6 +80,8 @@ type Config struct {
 	StripeSecretKey                   string
 	StripeWebhookSecret               string
 	StripePriceID                     string
+	StripeAPIBase                     string        // STRIPE_API_BASE: stripe-mock in tests
+	BillingGrace                      time.Duration // BILLING_GRACE: past-due grace period
 	CommunitiesDir                    string
 	ChatHistoryLimit                  int
 	CoachContextTokens                int
@@ -294,6 +296,14 @@ func (c *Config) validate() Problems {
 		p = append(p, fmt.Sprintf("CHAT_HISTORY_LIMIT=%d: must be between 1 and 200 messages", c.ChatHistoryLimit))
 	}
 	p = append(p, c.backupProblems()...)
+	if c.Product == Voyager && (c.BillingGrace < 0 || c.BillingGrace > 90*24*time.Hour) {
+		p = append(p, fmt.Sprintf("BILLING_GRACE=%s: must be between 0 and 2160h (90 days), such as 168h", c.BillingGrace))
+	}
+	if c.StripeAPIBase != "" {
+		if u, err := url.Parse(c.StripeAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, fmt.Sprintf("STRIPE_API_BASE=%q: must be an absolute http(s) URL such as http://127.0.0.1:12111 (stripe-mock), or unset for Stripe", c.StripeAPIBase))
+		}
+	}
 	if c.Production() {
 		need := func(name, val, why string) {
 			if val == "" {

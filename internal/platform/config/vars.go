@@ -273,6 +273,9 @@ var Vars = []Var{
 	{Name: "STRIPE_SECRET_KEY", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "sk_live_...", field: func(c *Config) any { return &c.StripeSecretKey }},
 	{Name: "STRIPE_WEBHOOK_SECRET", Group: "Billing (Voyager)", Secret: true, Products: onlyVoyager, Example: "whsec_...", field: func(c *Config) any { return &c.StripeWebhookSecret }},
 	{Name: "STRIPE_PRICE_ID", Group: "Billing (Voyager)", Products: onlyVoyager, Example: "price_...", field: func(c *Config) any { return &c.StripePriceID }},
+	// Billing (issue 10): the past-due grace period and the Stripe API's address.
+	{Name: "BILLING_GRACE", Group: "Billing (Voyager)", Doc: "how long a past-due paid community stays open (admins see a banner) before it turns read-only for members", Default: "168h", Products: onlyVoyager, field: func(c *Config) any { return &c.BillingGrace }},
+	{Name: "STRIPE_API_BASE", Group: "Billing (Voyager)", Doc: "the Stripe API's address; set to stripe-mock's (http://127.0.0.1:12111) in tests", Products: onlyVoyager, Example: "http://127.0.0.1:12111", field: func(c *Config) any { return &c.StripeAPIBase }},
 
 	{Name: "UNDO_WINDOW", Group: "Ideas (Coda)", Doc: "how long a deleted idea can be restored; the daily purge-soft-deletes job removes it after", Default: "10m", Products: onlyCoda, field: func(c *Config) any { return &c.UndoWindow }},
 

@@ -39,6 +39,22 @@ type Options struct {
 	Coach *coach.Service
 	// CacheMetrics counts answer-cache hits and misses (nil: none).
 	CacheMetrics *CacheMetrics
+	// Gate, if set, may refuse new messages in a community (billing: a
+	// paid community that is read-only).
+	Gate Gate
+}
+
+// Gate decides whether members may send new messages in a community.
+type Gate interface {
+	CanSend(ctx context.Context, c *community.Community) error
+}
+
+// gate asks the Gate, if any.
+func (s *Service) gate(ctx context.Context, c *community.Community) error {
+	if s.o.Gate == nil {
+		return nil
+	}
+	return s.o.Gate.CanSend(ctx, c)
 }
 
 // Service runs conversations.
@@ -233,6 +249,9 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
+	if err := s.gate(ctx, c); err != nil {
+		return Sent{}, err
+	}
 	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit)
 	if err != nil {
 		return Sent{}, err
@@ -257,6 +276,9 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv Conversation) (Sent, error) {
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
+	}
+	if err := s.gate(ctx, c); err != nil {
+		return Sent{}, err
 	}
 	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit+1)
 	if err != nil {

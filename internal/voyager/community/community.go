@@ -109,9 +109,44 @@ type Limits struct {
 	DocumentTokensPerDay int `json:"documentTokensPerDay,omitempty"`
 }
 
-// Billing is used by the billing issue; kept and validated here.
+// Billing says whether the community is paid for and how.
 type Billing struct {
+	// Plan is "free" (the default: platform communities), "private"
+	// ($50/month in the guide) or "enterprise" (white-label, $500/month).
+	// A private or enterprise community needs an active subscription,
+	// paid by one of its admins, to stay open for its members.
+	Plan Plan `json:"plan,omitempty"`
+	// StripePriceID is the Stripe price subscribed to; empty uses
+	// STRIPE_PRICE_ID.
 	StripePriceID string `json:"stripePriceId,omitempty"`
+	// Comp keeps a paid community open without a subscription (partners).
+	Comp bool `json:"comp,omitempty"`
+	// CompNote says why, for operators (shown by `voyager billing status`).
+	CompNote string `json:"compNote,omitempty"`
+}
+
+// Plan is a community's billing plan.
+type Plan string
+
+// The plans.
+const (
+	PlanFree       Plan = "free"
+	PlanPrivate    Plan = "private"
+	PlanEnterprise Plan = "enterprise"
+)
+
+// Paid reports whether the community's plan needs a subscription.
+func (c *Community) Paid() bool {
+	return c.Billing.Plan == PlanPrivate || c.Billing.Plan == PlanEnterprise
+}
+
+// PriceID is the Stripe price the community subscribes to: its own, or def
+// (STRIPE_PRICE_ID).
+func (c *Community) PriceID(def string) string {
+	if c.Billing.StripePriceID != "" {
+		return c.Billing.StripePriceID
+	}
+	return def
 }
 
 // DefaultMaxTokens is the answer length when a coach sets none.
@@ -311,6 +346,14 @@ func (c *Community) Validate() Problems {
 	}
 	if c.Limits.MessagesPerDay < 0 {
 		add("limits.messagesPerDay", "is negative", "use 0 for no limit or a positive number")
+	}
+	switch c.Billing.Plan {
+	case "", PlanFree, PlanPrivate, PlanEnterprise:
+	default:
+		add("billing.plan", fmt.Sprintf("%q is not a plan", c.Billing.Plan), `use "free", "private" or "enterprise"`)
+	}
+	if len(c.Billing.CompNote) > 200 {
+		add("billing.compNote", "is longer than 200 characters", "shorten it")
 	}
 	if p := c.Billing.StripePriceID; p != "" && !priceRE.MatchString(p) {
 		add("billing.stripePriceId", fmt.Sprintf("%q is not a Stripe price ID", p), "copy the ID starting with \"price_\" from the Stripe dashboard")

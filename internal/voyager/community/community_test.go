@@ -1,6 +1,7 @@
 package community
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,38 @@ func TestReloadKeepsLastGoodSet(t *testing.T) {
 	}
 	if len(outcomes) != 2 || outcomes[0] == nil || outcomes[1] != nil {
 		t.Fatalf("got outcomes %v", outcomes)
+	}
+}
+
+func TestBillingFields(t *testing.T) {
+	t.Parallel()
+	base := `{"id":"acme","name":"Acme","visibility":"private","coach":{"name":"Ada","systemPrompt":"x"},"billing":%s}`
+	tests := []struct {
+		billing string
+		paid    bool
+		problem string
+	}{
+		{`{}`, false, ""},
+		{`{"plan":"free"}`, false, ""},
+		{`{"plan":"private"}`, true, ""},
+		{`{"plan":"enterprise","stripePriceId":"price_123","comp":true,"compNote":"launch partner"}`, true, ""},
+		{`{"plan":"gold"}`, false, "billing.plan"},
+		{`{"plan":"private","stripePriceId":"prod_1"}`, true, "billing.stripePriceId"},
+		{`{"plan":"private","comp":"yes"}`, false, "billing.comp"},
+	}
+	for _, tt := range tests {
+		c, ps := Parse("acme.json", []byte(fmt.Sprintf(base, tt.billing)))
+		switch {
+		case tt.problem == "" && len(ps) > 0:
+			t.Errorf("%s: unexpected problems %v", tt.billing, ps)
+		case tt.problem != "" && (len(ps) != 1 || ps[0].Field != tt.problem):
+			t.Errorf("%s: got %v, want a problem with %s", tt.billing, ps, tt.problem)
+		case tt.problem == "" && c.Paid() != tt.paid:
+			t.Errorf("%s: paid %v, want %v", tt.billing, c.Paid(), tt.paid)
+		}
+	}
+	c, _ := Parse("acme.json", []byte(fmt.Sprintf(base, `{"plan":"private"}`)))
+	if got := c.PriceID("price_default"); got != "price_default" {
+		t.Errorf("default price: got %q", got)
 	}
 }

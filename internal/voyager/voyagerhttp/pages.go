@@ -23,6 +23,9 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 	data["Base"] = s.base
 	data["Member"] = s.mem
 	data["IsAdmin"] = s.isAdmin()
+	if s.mem != nil {
+		data["Billing"] = h.billingFor(r, s)
+	}
 	home := s.base + "/"
 	if logo := s.c.Branding.Logo; strings.HasPrefix(logo, "https://") {
 		// The community's remote logo is the one image from elsewhere

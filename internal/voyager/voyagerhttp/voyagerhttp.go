@@ -20,6 +20,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/httpapi"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/web"
+	"github.com/relaywork/suite/internal/voyager/billing"
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/coach"
 	"github.com/relaywork/suite/internal/voyager/community"
@@ -45,6 +46,9 @@ type Options struct {
 	// Coach, if set, serves the profile page and the profile, memory and
 	// document API.
 	Coach *coach.Service
+	// Billing, if set, decides paid communities' state: the admin banner,
+	// the read-only notice and the billing page.
+	Billing *billing.Service
 }
 
 // Handlers serves Voyager.
