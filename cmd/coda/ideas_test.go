@@ -134,7 +134,7 @@ func TestIdeasAPI(t *testing.T) {
 		}
 		raw := []byte("{\"title\":\"ok\",\"body\":\"bad \xff\xfe bytes\",\"tags\":[\"a\xc3\"]}")
 		st, _, b := ada.do("POST", "/api/ideas", raw, "")
-		if st != 422 || !strings.Contains(string(b), `"body":"must be valid UTF-8 text"`) || !strings.Contains(string(b), `"tags":"must be valid UTF-8 text"`) {
+		if st != 422 || !strings.Contains(string(b), `"body":"must be valid UTF-8 text"`) || !strings.Contains(string(b), `"tags[0]":"must be valid UTF-8 text"`) {
 			t.Fatalf("invalid UTF-8: %d %s", st, b)
 		}
 		st, _, b = ada.do("POST", "/api/ideas", []byte(`{"title": "unterminated`), "")
