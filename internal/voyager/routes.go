@@ -21,6 +21,7 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 
 	rt.Handle("GET /{$}", read(h.HandleRoot))
 	rt.Handle("GET /brand/{file}", read(h.HandleBrandCSS))
+	rt.Handle("GET /brand/{cid}/{file}", read(h.HandleBrandFile))
 	// Sign-in on a custom domain: signed in on the platform's host, then
 	// handed over to the domain with a one-time token.
 	rt.Handle("GET /c/{cid}/handoff", read(h.HandleHandoffStart))

@@ -67,6 +67,7 @@ type Product struct {
 	CSS     string // the manifest name of the product stylesheet, e.g. "coda/main.css"
 	JS      string // the manifest name of the product script, e.g. "coda/main.js"
 	Icon    string // the favicon URL; when empty the layout links an empty icon, so browsers do not request /favicon.ico
+	Logo    string // the logo URL shown in the header instead of the initial; a logo that fails to load falls back to it
 }
 
 // NavLink is one link of the main navigation.

@@ -3,19 +3,33 @@ package chat
 import (
 	"bytes"
 	"html/template"
+	"regexp"
+	"strings"
 
+	"github.com/alecthomas/chroma/v2"
+	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
+	"github.com/alecthomas/chroma/v2/lexers"
+	"github.com/alecthomas/chroma/v2/styles"
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/renderer"
+	"github.com/yuin/goldmark/util"
 )
 
 // Markdown renders answers: CommonMark plus GitHub tables, strikethrough
 // and autolinks, raw HTML dropped, and the result sanitised again so no
-// script, style, event handler or unsafe link survives.
+// script, style, event handler or unsafe link survives. Fenced code blocks
+// are highlighted on the server with chroma, as CSS classes (the pages'
+// CSP forbids inline styles; web/src/voyager/code.css holds the colours).
 type Markdown struct {
 	md     goldmark.Markdown
 	policy *bluemonday.Policy
 }
+
+// chromaClass is a class chroma writes: "chroma" or a short token class.
+var chromaClass = regexp.MustCompile(`^(?:chroma|code-block|language-[A-Za-z0-9_+-]+|[a-z]{1,3}[0-9]?)(?: (?:chroma|code-block|language-[A-Za-z0-9_+-]+|[a-z]{1,3}[0-9]?))*$`)
 
 // NewMarkdown returns the renderer.
 func NewMarkdown() *Markdown {
@@ -24,7 +38,13 @@ func NewMarkdown() *Markdown {
 	p.RequireNoFollowOnLinks(true)
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
-	return &Markdown{md: goldmark.New(goldmark.WithExtensions(extension.GFM)), policy: p}
+	p.AllowAttrs("class").Matching(chromaClass).OnElements("pre", "code", "span")
+	p.AllowAttrs("data-lang").Matching(regexp.MustCompile(`^[A-Za-z0-9_+#. -]{1,32}$`)).OnElements("pre")
+	md := goldmark.New(
+		goldmark.WithExtensions(extension.GFM),
+		goldmark.WithRendererOptions(renderer.WithNodeRenderers(util.Prioritized(&codeRenderer{}, 100))),
+	)
+	return &Markdown{md: md, policy: p}
 }
 
 // HTML renders src as safe HTML.
@@ -34,4 +54,55 @@ func (m *Markdown) HTML(src string) template.HTML {
 		return template.HTML(template.HTMLEscapeString(src))
 	}
 	return template.HTML(m.policy.SanitizeBytes(b.Bytes()))
+}
+
+// codeRenderer renders fenced and indented code blocks through chroma.
+type codeRenderer struct{}
+
+// formatter writes classes ("chroma", "k", "s", …), never style attributes.
+var formatter = chromahtml.New(chromahtml.WithClasses(true), chromahtml.PreventSurroundingPre(true))
+
+func (r *codeRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
+	reg.Register(ast.KindFencedCodeBlock, r.render)
+	reg.Register(ast.KindCodeBlock, r.render)
+}
+
+func (r *codeRenderer) render(w util.BufWriter, src []byte, n ast.Node, entering bool) (ast.WalkStatus, error) {
+	if !entering {
+		return ast.WalkContinue, nil
+	}
+	var code strings.Builder
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		seg := lines.At(i)
+		code.Write(seg.Value(src))
+	}
+	lang := ""
+	if f, ok := n.(*ast.FencedCodeBlock); ok && f.Info != nil {
+		lang = strings.Fields(string(f.Language(src)) + " ")[0]
+	}
+	var lexer chroma.Lexer
+	if lang != "" {
+		lexer = lexers.Get(lang)
+	}
+	label := lang
+	if lexer == nil {
+		lexer = lexers.Fallback
+	} else {
+		label = lexer.Config().Name
+	}
+	w.WriteString(`<pre class="chroma code-block"`)
+	if label != "" {
+		w.WriteString(` data-lang="` + template.HTMLEscapeString(label) + `"`)
+	}
+	w.WriteString(`><code>`)
+	it, err := chroma.Coalesce(lexer).Tokenise(nil, code.String())
+	if err == nil {
+		err = formatter.Format(w, styles.Fallback, it)
+	}
+	if err != nil {
+		w.WriteString(template.HTMLEscapeString(code.String()))
+	}
+	w.WriteString("</code></pre>\n")
+	return ast.WalkSkipChildren, nil
 }
