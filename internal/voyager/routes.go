@@ -37,6 +37,9 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 		rt.Handle("GET "+base+"/chat/{conv}", read(h.HandleChat))
 		rt.Handle("POST "+base+"/chat/{conv}/rename", write(h.HandleRenameForm))
 		rt.Handle("POST "+base+"/chat/{conv}/delete", write(h.HandleDeleteForm))
+		rt.Handle("GET "+base+"/invites", read(h.HandleInvitesPage))
+		rt.Handle("POST "+base+"/invites", write(h.HandleInviteCreateForm))
+		rt.Handle("POST "+base+"/invites/{iid}/revoke", write(h.HandleInviteRevokeForm))
 	}
 
 	api := "/api/c/{cid}"
@@ -50,5 +53,7 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	rt.Handle("GET "+api+"/messages/{mid}/stream", read(h.HandleStream))
 	rt.Handle("POST "+api+"/messages/{mid}/stop", write(h.HandleStop))
 	rt.Handle("GET "+api+"/quota", read(h.HandleQuota))
+	rt.Handle("GET "+api+"/invites", read(h.HandleInviteList))
 	rt.Handle("POST "+api+"/invites", write(h.HandleInviteCreate))
+	rt.Handle("DELETE "+api+"/invites/{iid}", write(h.HandleInviteRevoke))
 }

@@ -37,6 +37,9 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 			if u, ok := auth.UserFrom(req.Context()); ok && pg.User == nil {
 				pg.User = u
 			}
+			if p.DressPage != nil && pg.Product == (web.Product{}) {
+				p.DressPage(req, pg)
+			}
 		},
 	})
 	if err != nil {

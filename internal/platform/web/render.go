@@ -109,6 +109,9 @@ type ErrorInfo struct {
 	Status  int
 	Heading string
 	Message string
+	// Links replace the page's "Go to the home page" button; an empty,
+	// non-nil slice shows none (a home page that would fail too).
+	Links []NavLink
 }
 
 // RendererOptions configures NewRenderer.

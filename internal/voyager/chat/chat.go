@@ -38,6 +38,8 @@ type Invite struct {
 	Uses        int       `json:"uses"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// TokenHash is the stored hash of the link's secret (Invites fills it).
+	TokenHash string `json:"-"`
 }
 
 // Conversation is a member's thread with the coach in one community.

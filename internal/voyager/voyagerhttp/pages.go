@@ -4,10 +4,12 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
+	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/web"
 	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/community"
@@ -41,16 +43,61 @@ func (h *Handlers) HandleRoot(w http.ResponseWriter, r *http.Request) {
 	case CommunityHost:
 		h.HandleCommunity(w, r)
 	case PlatformHost:
-		h.o.Render.Page(w, r, http.StatusOK, "home.html", &web.Page{
-			Title: "AI career coaching for your community",
-			Data: map[string]any{
-				"Communities":  h.o.Communities.Current().Public(),
-				"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
-			},
-		})
+		data := map[string]any{
+			"Communities":  h.o.Communities.Current().Public(),
+			"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
+		}
+		if u, ok := auth.UserFrom(r.Context()); ok {
+			mine, err := h.myCommunities(r, u.ID)
+			if err != nil {
+				h.fail(w, r, false, err)
+				return
+			}
+			data["Mine"] = mine
+			// The public list leaves out those already listed as the member's.
+			in := map[string]bool{}
+			for _, m := range mine {
+				in[m.Community.ID] = true
+			}
+			var others []*community.Community
+			for _, c := range h.o.Communities.Current().Public() {
+				if !in[c.ID] {
+					others = append(others, c)
+				}
+			}
+			data["Communities"] = others
+		}
+		h.o.Render.Page(w, r, http.StatusOK, "home.html", &web.Page{Title: "AI career coaching for your community", Data: data})
 	default:
 		h.unknownHost(w, r, false)
 	}
+}
+
+// myCommunity is one of the signed-in user's communities on the home page.
+type myCommunity struct {
+	Community *community.Community
+	Role      chat.Role
+	URL       string
+}
+
+// myCommunities lists the communities the user is a member of, by name;
+// a community on its own domain links there.
+func (h *Handlers) myCommunities(r *http.Request, userID string) ([]myCommunity, error) {
+	ms, err := h.o.Chat.Store().Memberships(r.Context(), userID)
+	if err != nil {
+		return nil, err
+	}
+	set := h.o.Communities.Current()
+	var out []myCommunity
+	for _, m := range ms {
+		c, ok := set.ByID(m.CommunityID)
+		if !ok {
+			continue // its file was removed
+		}
+		out = append(out, myCommunity{Community: c, Role: m.Role, URL: "/c/" + c.ID + "/"})
+	}
+	slices.SortFunc(out, func(a, b myCommunity) int { return strings.Compare(a.Community.Name, b.Community.Name) })
+	return out, nil
 }
 
 // HandleCommunity handles GET /c/{cid}/ (and / on a custom domain): the
@@ -60,7 +107,9 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.c.Visibility == community.Private && s.mem == nil {
+	// A platform admin may join any community (as its admin).
+	adminJoin := s.c.Visibility == community.Private && s.mem == nil && s.user != nil && s.user.IsAdmin()
+	if s.c.Visibility == community.Private && s.mem == nil && !adminJoin {
 		if s.user != nil {
 			h.violation(r, s, "not a member")
 		}
@@ -71,9 +120,13 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint, "SignInURL": h.signInURL(s)}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint, "SignInURL": h.signInURL(s), "CanAdminJoin": adminJoin, "Search": q}
 	if s.mem != nil {
-		convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+		convs, err := h.o.Chat.Store().FindConversations(r.Context(), s.c.ID, s.user.ID, q, 0)
 		if err != nil {
 			h.fail(w, r, false, err)
 			return
@@ -159,29 +212,48 @@ func (h *Handlers) HandleNewConversation(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	conv, err := h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, "")
+	// An empty conversation left by an earlier "New conversation" is
+	// reused, so the list does not fill with empty ones.
+	conv, err := h.o.Chat.Store().EmptyConversation(r.Context(), s.c.ID, s.user.ID)
+	if apperr.Is(err, apperr.NotFound) {
+		conv, err = h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, "")
+	}
 	if err != nil {
 		h.fail(w, r, false, err)
 		return
 	}
-	to := s.base + "/chat/" + conv.ID
+	// A starter question is sent at once: the chat page opens on the
+	// answer as it streams.
 	if q := strings.TrimSpace(r.FormValue("q")); q != "" {
-		to += "?q=" + template.URLQueryEscaper(q)
+		if _, err := h.o.Chat.Send(r.Context(), s.c, conv, q); err != nil {
+			h.fail(w, r, false, err)
+			return
+		}
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, s.base+"/chat/"+conv.ID, http.StatusSeeOther)
 }
 
 // messageView is a message with its rendered HTML.
 type messageView struct {
 	chat.Message
 	HTML template.HTML
+	Last bool // the conversation's last message (its answer can be regenerated)
 }
 
-func (h *Handlers) views(ms []chat.Message) []messageView {
+// views renders the messages. An answer still being generated shows the
+// text so far (from the hub or the bus), so a reload is never empty.
+func (h *Handlers) views(r *http.Request, ms []chat.Message) []messageView {
 	out := make([]messageView, len(ms))
 	for i, m := range ms {
-		out[i] = messageView{Message: m}
-		if m.Role == "assistant" && m.Status != chat.Streaming {
+		out[i] = messageView{Message: m, Last: i == len(ms)-1}
+		switch {
+		case m.Role != "assistant":
+		case m.Status == chat.Streaming:
+			if snap, _, cancel, live := h.o.Chat.Follow(r.Context(), m.ID); live {
+				out[i].Content = snap
+				cancel()
+			}
+		default:
 			out[i].HTML = h.md.HTML(m.Content)
 		}
 	}
@@ -212,15 +284,18 @@ func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	convs, _ := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	convs, err := h.o.Chat.Store().FindConversations(r.Context(), s.c.ID, s.user.ID, "", 100)
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
 	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, map[string]any{
 		"Conversation":  conv,
 		"Conversations": convs,
-		"Messages":      h.views(msgs),
+		"Messages":      h.views(r, msgs),
 		"Quota":         q,
 		"AIHint":        h.o.AIHint,
 		"API":           "/api/c/" + s.c.ID,
-		"Prefill":       r.URL.Query().Get("q"),
 	})
 }
 
@@ -348,4 +423,64 @@ func (h *Handlers) HandleHandoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// DressPlatformPage dresses the platform's own pages (sign-in, account,
+// errors) in a community's brand when they are shown for it: on the
+// community's domain, and on the platform's host when the sign-in leads
+// back into a community (?next=/c/{id}/…, or the sign-in page that sent
+// the visitor to "check your email"). Private communities are dressed only
+// on their own domain or for a sign-in that hands over to it, so their
+// names are not revealed by guessing ids.
+func (h *Handlers) DressPlatformPage(r *http.Request, pg *web.Page) {
+	c, home := h.pageCommunity(r)
+	if c == nil {
+		return
+	}
+	brandPage(pg, c, home)
+}
+
+func (h *Handlers) pageCommunity(r *http.Request) (*community.Community, string) {
+	switch kind, c := h.Resolve(r.Host); kind {
+	case CommunityHost:
+		return c, "/"
+	case PlatformHost:
+	default:
+		return nil, ""
+	}
+	if !strings.HasPrefix(r.URL.Path, "/signin") && !strings.HasPrefix(r.URL.Path, "/auth/") {
+		return nil, ""
+	}
+	next := r.URL.Query().Get("next")
+	if next == "" && r.Form != nil {
+		next = r.Form.Get("next")
+	}
+	if next == "" {
+		// "Check your email" follows the sign-in form, which named the way back.
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && strings.HasPrefix(ref.Path, "/signin") {
+			next = ref.Query().Get("next")
+		}
+	}
+	rest, ok := strings.CutPrefix(next, "/c/")
+	if !ok {
+		return nil, ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	c, ok := h.o.Communities.Current().ByID(id)
+	if !ok || (c.Visibility != community.Public && len(c.Branding.Domains) == 0) {
+		return nil, ""
+	}
+	if len(c.Branding.Domains) > 0 {
+		return c, h.domainScheme() + "://" + community.NormalizeHost(c.Branding.Domains[0]) + "/"
+	}
+	return c, "/c/" + c.ID + "/"
+}
+
+// domainScheme is the scheme of links to custom domains: https, or http
+// when PUBLIC_URL is http (development).
+func (h *Handlers) domainScheme() string {
+	if u, err := url.Parse(h.o.PublicURL); err == nil && u.Scheme == "http" {
+		return "http"
+	}
+	return "https"
 }

@@ -233,7 +233,7 @@ func (s *Store) EmptyConversation(ctx context.Context, communityID, userID strin
 
 // Invites implements chat.Store.
 func (s *Store) Invites(ctx context.Context, communityID string) ([]chat.Invite, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at FROM voyager_invites
+	rows, err := s.db.Query(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at, token_hash FROM voyager_invites
 		WHERE community_id = ? ORDER BY created_at DESC, id DESC LIMIT 500`, communityID)
 	if err != nil {
 		return nil, fmt.Errorf("invites: %w", err)
@@ -242,7 +242,7 @@ func (s *Store) Invites(ctx context.Context, communityID string) ([]chat.Invite,
 	var out []chat.Invite
 	for rows.Next() {
 		var inv chat.Invite
-		if err := rows.Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt); err != nil {
+		if err := rows.Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt, &inv.TokenHash); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)
