@@ -39,6 +39,7 @@ func NewMarkdown() *Markdown {
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
 	p.AllowAttrs("class").Matching(chromaClass).OnElements("pre", "code", "span")
+	p.AllowAttrs("class").Matching(regexp.MustCompile(`^code-wrap$`)).OnElements("div")
 	p.AllowAttrs("data-lang").Matching(regexp.MustCompile(`^[A-Za-z0-9_+#. -]{1,32}$`)).OnElements("pre")
 	md := goldmark.New(
 		goldmark.WithExtensions(extension.GFM),
@@ -91,7 +92,7 @@ func (r *codeRenderer) render(w util.BufWriter, src []byte, n ast.Node, entering
 	} else {
 		label = lexer.Config().Name
 	}
-	w.WriteString(`<pre class="chroma code-block"`)
+	w.WriteString(`<div class="code-wrap"><pre class="chroma code-block"`)
 	if label != "" {
 		w.WriteString(` data-lang="` + template.HTMLEscapeString(label) + `"`)
 	}
@@ -103,6 +104,6 @@ func (r *codeRenderer) render(w util.BufWriter, src []byte, n ast.Node, entering
 	if err != nil {
 		w.WriteString(template.HTMLEscapeString(code.String()))
 	}
-	w.WriteString("</code></pre>\n")
+	w.WriteString("</code></pre></div>\n")
 	return ast.WalkSkipChildren, nil
 }
