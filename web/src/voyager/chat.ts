@@ -45,8 +45,9 @@ export function initChat(): void {
   const errorBox = document.getElementById("composer-error") as HTMLParagraphElement | null;
   let current: { id: string; es: EventSource } | null = null;
 
-  // Follow the bottom only while the reader is there.
-  let follow = true;
+  // Follow the bottom only while the reader is there: where they are is
+  // read just before the answer grows, so a scroll up wins at once (scroll
+  // events may come a frame late).
   const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= nearBottom;
   const toBottom = () => {
     scroller.scrollTop = scroller.scrollHeight;
@@ -54,17 +55,19 @@ export function initChat(): void {
   scroller.addEventListener(
     "scroll",
     () => {
-      follow = atBottom();
-      if (follow) jump.hidden = true;
+      if (atBottom()) jump.hidden = true;
     },
     { passive: true },
   );
-  const grew = () => {
-    if (follow) toBottom();
-    else jump.hidden = false;
+  // grow changes the answer, then keeps the reader at the bottom if they
+  // were there, or offers the way down.
+  const grow = (change: () => void) => {
+    const stick = atBottom();
+    change();
+    if (stick) toBottom();
+    else if (current) jump.hidden = false;
   };
   jump.addEventListener("click", () => {
-    follow = true;
     jump.hidden = true;
     toBottom();
     input?.focus({ preventScroll: true });
@@ -161,12 +164,10 @@ export function initChat(): void {
     li.setAttribute("aria-busy", "true");
     busy(true);
     es.addEventListener("snapshot", (e) => {
-      text!.textContent = JSON.parse((e as MessageEvent).data).text;
-      grew();
+      grow(() => (text!.textContent = JSON.parse((e as MessageEvent).data).text));
     });
     es.addEventListener("delta", (e) => {
-      text!.textContent += JSON.parse((e as MessageEvent).data).text;
-      grew();
+      grow(() => (text!.textContent += JSON.parse((e as MessageEvent).data).text));
     });
     es.addEventListener("reset", () => {
       // Fell behind: reconnect for a fresh snapshot.
@@ -176,16 +177,17 @@ export function initChat(): void {
     es.addEventListener("done", (e) => {
       const m = JSON.parse((e as MessageEvent).data) as MessageJSON;
       es.close();
+      grow(() => {
+        li.dataset.status = m.status;
+        li.removeAttribute("aria-busy");
+        const body = li.querySelector(".msg-body") as HTMLDivElement;
+        // The server renders Markdown and sanitises it (no script, no raw HTML).
+        body.innerHTML = m.html ?? "";
+        codeButtons(body);
+        note(li, m);
+      });
       current = null;
-      li.dataset.status = m.status;
-      li.removeAttribute("aria-busy");
-      const body = li.querySelector(".msg-body") as HTMLDivElement;
-      // The server renders Markdown and sanitises it (no script, no raw HTML).
-      body.innerHTML = m.html ?? "";
-      codeButtons(body);
-      note(li, m);
       busy(false);
-      grew();
     });
   };
 
@@ -219,7 +221,6 @@ export function initChat(): void {
     bubble(sent.answer);
     quota(sent.quota);
     // Sending is a wish to see the answer: follow it.
-    follow = true;
     jump.hidden = true;
     toBottom();
     followAnswer(sent.answer.id, sent.stream_url);
