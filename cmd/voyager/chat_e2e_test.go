@@ -195,12 +195,12 @@ func TestHostnameRouting(t *testing.T) {
 		host, want string
 		status     int
 	}{
-		{"", "Alpha Careers", 200},                // the platform: landing page lists public communities
-		{"localhost", "Alpha Careers", 200},       //
-		{"beta.example", "Beta Alumni", 200},      // custom domain: that community at /
-		{"BETA.Example:8443", "Beta Alumni", 200}, // any case, port ignored
-		{"www.beta.example", "Beta Alumni", 200},  // www. is the same host
-		{"beta.example.", "Beta Alumni", 200},     // trailing dot
+		{"", "Alpha Careers", 200},                                      // the platform: landing page lists public communities
+		{"localhost", "Alpha Careers", 200},                             //
+		{"beta.example", "Beta Alumni", 200},                            // custom domain: that community at /
+		{"BETA.Example:8443", "Beta Alumni", 200},                       // any case, port ignored
+		{"www.beta.example", "Beta Alumni", 200},                        // www. is the same host
+		{"beta.example.", "Beta Alumni", 200},                           // trailing dot
 		{"other.example", "There is no community at this address", 404}, // neutral: no operator instructions, no home link
 		{"alpha.example", "There is no community at this address", 404},
 	} {

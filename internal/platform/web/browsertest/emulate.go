@@ -144,7 +144,7 @@ func (b *Browser) Axe() []AxeViolation {
 		id: v.id, impact: v.impact || "", help: v.help,
 		targets: v.nodes.slice(0, 5).map(n => n.target.join(" ")),
 		summary: (v.nodes[0] && v.nodes[0].failureSummary || "").replace(/\s+/g, " ").slice(0, 300)
-	})))))`)
+	}))))`)
 	var out []AxeViolation
 	if err := json.Unmarshal([]byte(raw), &out); err != nil {
 		b.t.Fatalf("browsertest: axe results: %v", err)
