@@ -30,17 +30,25 @@ func TestAccessibilityInBrowser(t *testing.T) {
 		b.Navigate(u)
 		b.WaitVisible("main")
 		n++
-		for _, scheme := range []string{"light", "dark"} {
-			b.ColorScheme(scheme)
-			if vs := b.Axe(); len(vs) > 0 {
-				var lines []string
-				for _, v := range vs {
-					lines = append(lines, "  "+v.String())
+		for _, size := range []struct {
+			name          string
+			width, height int
+			mobile        bool
+		}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}} {
+			b.Viewport(size.width, size.height, size.mobile)
+			for _, scheme := range []string{"light", "dark"} {
+				b.ColorScheme(scheme)
+				if vs := b.Axe(); len(vs) > 0 {
+					var lines []string
+					for _, v := range vs {
+						lines = append(lines, "  "+v.String())
+					}
+					t.Errorf("%s (%s, %s, %s): %d axe violation(s):\n%s", name, u, size.name, scheme, len(vs), strings.Join(lines, "\n"))
 				}
-				t.Errorf("%s (%s, %s): %d axe violation(s):\n%s", name, u, scheme, len(vs), strings.Join(lines, "\n"))
+				b.Screenshot(filepath.Join(shots, "coda-axe-"+strings.ReplaceAll(name, " ", "-")+"-"+size.name+"-"+scheme+".png"))
 			}
-			b.Screenshot(filepath.Join(shots, "coda-axe-"+strings.ReplaceAll(name, " ", "-")+"-"+scheme+".png"))
 		}
+		b.Viewport(1280, 800, false)
 		b.ColorScheme("light")
 	}
 
@@ -71,5 +79,5 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	check("devmode pair", s.URL+"/devmode/pair?code=ABCD-EFGH")
 	check("account", s.URL+"/account")
 	check("home signed in", s.URL+"/")
-	t.Logf("axe checked %d Coda pages × 2 colour schemes", n)
+	t.Logf("axe checked %d Coda pages × 2 colour schemes × desktop and phone", n)
 }

@@ -59,17 +59,29 @@ func TestAccessibilityInBrowser(t *testing.T) {
 		b.Navigate(u)
 		b.WaitVisible("main")
 		pages = append(pages, name)
-		for _, scheme := range []string{"light", "dark"} {
-			b.ColorScheme(scheme)
-			if vs := b.Axe(); len(vs) > 0 {
-				var lines []string
-				for _, v := range vs {
-					lines = append(lines, "  "+v.String())
+		// Desktop and phone, light and dark.
+		for _, size := range []struct {
+			name          string
+			width, height int
+			mobile        bool
+		}{{"desktop", 1280, 800, false}, {"phone", 390, 844, true}} {
+			b.Viewport(size.width, size.height, size.mobile)
+			for _, scheme := range []string{"light", "dark"} {
+				b.ColorScheme(scheme)
+				if vs := b.Axe(); len(vs) > 0 {
+					var lines []string
+					for _, v := range vs {
+						lines = append(lines, "  "+v.String())
+					}
+					t.Errorf("%s (%s, %s, %s): %d axe violation(s):\n%s", name, u, size.name, scheme, len(vs), strings.Join(lines, "\n"))
 				}
-				t.Errorf("%s (%s, %s): %d axe violation(s):\n%s", name, u, scheme, len(vs), strings.Join(lines, "\n"))
+				if size.mobile {
+					noOverflow(t, b, name)
+				}
+				b.Screenshot(filepath.Join(shots, "axe-"+fileName(name)+"-"+size.name+"-"+scheme+".png"))
 			}
-			b.Screenshot(filepath.Join(shots, "axe-"+fileName(name)+"-"+scheme+".png"))
 		}
+		b.Viewport(1280, 800, false)
 		b.ColorScheme("light")
 	}
 
@@ -150,7 +162,7 @@ func TestAccessibilityInBrowser(t *testing.T) {
 	if href != "/signin" {
 		t.Errorf("the maintenance page's button goes to %q, want /signin (which stays open)", href)
 	}
-	t.Logf("axe found no violations on %d Voyager pages × 2 colour schemes (plus maintenance)", len(pages))
+	t.Logf("axe found no violations on %d Voyager pages × 2 colour schemes × desktop and phone (plus maintenance)", len(pages))
 }
 
 func fileName(s string) string {
