@@ -102,6 +102,7 @@ type Page struct {
 	Vitals      bool      // adds <body data-vitals="on">, which makes the scripts report web vitals
 	CSPNonce    string    // the request's CSP nonce, if the server uses one; added to the layout's <script>
 	SignInURL   string    // where the header's "Sign in" goes; "/signin" when empty (a custom domain signs in elsewhere)
+	Bare        bool      // no account menu or sign-in link: a page for a host that serves nothing
 }
 
 // ErrorInfo is the Data of the error page.

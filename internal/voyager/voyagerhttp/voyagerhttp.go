@@ -202,6 +202,7 @@ func (h *Handlers) unknownHost(w http.ResponseWriter, r *http.Request, api bool)
 		Title:   "Nothing here",
 		Product: web.Product{CSS: "voyager/main.css", JS: "voyager/main.js"},
 		Nav:     []web.NavLink{},
+		Bare:    true,
 		Data: web.ErrorInfo{Status: http.StatusNotFound, Heading: "Nothing here",
 			Message: "There is no community at this address. Check the address, or ask whoever sent you the link.", Links: []web.NavLink{}},
 	})
