@@ -9,7 +9,7 @@
 // follows the answer; once they scroll up it stays put and offers "Jump to
 // latest".
 
-import { copyText, flash } from "./copy";
+import { copyText, flash } from "../shared/copy";
 
 interface MessageJSON {
   id: string;

@@ -6,7 +6,7 @@ import "./voyager.css";
 import "./code.css";
 import { enhance } from "../shared/enhance";
 import { initChat } from "./chat";
-import { initCopyButtons } from "./copy";
+import { initCopyButtons } from "../shared/copy";
 
 enhance();
 initChat();
