@@ -168,3 +168,27 @@ func TestInvitesSearchAndAdminJoin(t *testing.T) {
 		t.Errorf("home does not list my communities")
 	}
 }
+
+// TestValidateReportsAccessibilityAndLogoFiles: `communities validate`
+// names a palette that cannot reach WCAG AA and a logo file that is not
+// there, each with its fix.
+func TestValidateReportsAccessibilityAndLogoFiles(t *testing.T) {
+	t.Parallel()
+	env := voyagerEnv(t, nil, nil, nil)
+	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(strings.NewReplacer(
+		`"logo": "gamma.logo.svg"`, `"logo": "missing.svg"`,
+		`"text": "#0f172a"`, `"text": "#cbd5e1"`).Replace(gammaJSON)), 0o644)
+	out, _, err := apptest.Command(t, run, env, "communities", "validate", env["COMMUNITIES_DIR"])
+	if err == nil {
+		t.Fatal("validate passed a palette below AA")
+	}
+	for _, want := range []string{
+		"gamma.json: branding.colors.text: text #cbd5e1 on background #f8fafc has contrast",
+		"below the 4.5:1 WCAG AA needs; fix:",
+		"gamma.json: branding.logo: cannot read missing.svg",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
