@@ -47,7 +47,7 @@ func (h *Handlers) HandleRoot(w http.ResponseWriter, r *http.Request) {
 			"Communities":  h.o.Communities.Current().Public(),
 			"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
 		}
-		if u, ok := auth.UserFrom(r.Context()); ok {
+		if u, ok := auth.UserFrom(r.Context()); ok && h.o.Chat != nil {
 			mine, err := h.myCommunities(r, u.ID)
 			if err != nil {
 				h.fail(w, r, false, err)
