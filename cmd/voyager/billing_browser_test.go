@@ -20,7 +20,7 @@ import (
 	"github.com/relaywork/suite/internal/voyager/billing/billingtest"
 )
 
-const gammaJSON = `{
+const billingGammaJSON = `{
   "id": "gamma", "name": "Gamma Partners", "description": "A paid private test community.", "visibility": "private",
   "coach": {"name": "Ida", "systemPrompt": "You are Ida."},
   "limits": {"messagesPerDay": 0},
@@ -36,7 +36,7 @@ func billingEnv(t *testing.T, ant *aitest.Server, stand *billingtest.Stand) map[
 		"STRIPE_SECRET_KEY": "sk_test_browser", "STRIPE_WEBHOOK_SECRET": webhookSecret,
 		"STRIPE_API_BASE": stand.URL, "STRIPE_PRICE_ID": "price_default",
 	})
-	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(gammaJSON), 0o644)
+	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(billingGammaJSON), 0o644)
 	return env
 }
 

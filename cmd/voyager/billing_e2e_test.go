@@ -19,7 +19,7 @@ import (
 func TestPaidCommunityNeedsStripeSettings(t *testing.T) {
 	t.Parallel()
 	env := voyagerEnv(t, nil, nil, nil)
-	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(gammaJSON), 0o644)
+	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(billingGammaJSON), 0o644)
 
 	out, _, err := apptest.Command(t, run, env, "config", "check")
 	if err != nil || !strings.Contains(out, `community "gamma"`) || !strings.Contains(out, "STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET") || !strings.Contains(out, "warning") {
@@ -41,7 +41,7 @@ func TestPaidCommunityNeedsStripeSettings(t *testing.T) {
 	}
 
 	// Complimentary: no Stripe settings needed.
-	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(strings.Replace(gammaJSON, `"plan": "private"`, `"plan": "private", "comp": true`, 1)), 0o644)
+	os.WriteFile(filepath.Join(env["COMMUNITIES_DIR"], "gamma.json"), []byte(strings.Replace(billingGammaJSON, `"plan": "private"`, `"plan": "private", "comp": true`, 1)), 0o644)
 	out, _, err = apptest.Command(t, run, prod, "config", "check")
 	if err != nil || strings.Contains(out, `community "gamma"`) {
 		t.Fatalf("config check with a comp community: %v\n%s", err, out)

@@ -197,18 +197,21 @@ func TestHostnameRouting(t *testing.T) {
 		host, want string
 		status     int
 	}{
-		{"", "Alpha Careers", 200},                // the platform: landing page lists public communities
-		{"localhost", "Alpha Careers", 200},       //
-		{"beta.example", "Beta Alumni", 200},      // custom domain: that community at /
-		{"BETA.Example:8443", "Beta Alumni", 200}, // any case, port ignored
-		{"www.beta.example", "Beta Alumni", 200},  // www. is the same host
-		{"beta.example.", "Beta Alumni", 200},     // trailing dot
-		{"other.example", "No community here", 404},
-		{"alpha.example", "No community here", 404},
+		{"", "Alpha Careers", 200},                                      // the platform: landing page lists public communities
+		{"localhost", "Alpha Careers", 200},                             //
+		{"beta.example", "Beta Alumni", 200},                            // custom domain: that community at /
+		{"BETA.Example:8443", "Beta Alumni", 200},                       // any case, port ignored
+		{"www.beta.example", "Beta Alumni", 200},                        // www. is the same host
+		{"beta.example.", "Beta Alumni", 200},                           // trailing dot
+		{"other.example", "There is no community at this address", 404}, // neutral: no operator instructions, no home link
+		{"alpha.example", "There is no community at this address", 404},
 	} {
 		r := page(t, c, s.URL+"/", tc.host)
 		if r.status != tc.status || !strings.Contains(r.body, tc.want) {
 			t.Errorf("host %q: got %d, want %d with %q", tc.host, r.status, tc.status, tc.want)
+		}
+		if tc.status == 404 && (strings.Contains(r.body, "branding.domains") || strings.Contains(r.body, `href="/"`)) {
+			t.Errorf("host %q: the unknown-host page shows operator instructions or links back to itself", tc.host)
 		}
 	}
 	if r := page(t, c, s.URL+"/", ""); strings.Contains(r.body, "Beta Alumni") {

@@ -153,10 +153,8 @@ func TestHTTPSCustomDomains(t *testing.T) {
 	// resolves the domain to loopback and accepts the chain by the issued
 	// certificate's key (Pebble's root is not in its store).
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	b := browsertest.New(t,
-		chromedp.Flag("host-resolver-rules", "MAP careers.gamma.test 127.0.0.1"),
-		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
-	)
+	b := browsertest.New(t, browsertest.MapHosts("careers.gamma.test"),
+		browsertest.WithFlags(chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:]))))
 	b.Navigate("https://careers.gamma.test:" + strconv.Itoa(s.https) + "/")
 	b.WaitVisible("body")
 	if got := browsertest.Eval[string](b, "location.protocol + ' ' + document.title"); !strings.HasPrefix(got, "https: ") || !strings.Contains(got, "Gamma Careers") {

@@ -4,6 +4,8 @@ package voyager
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"io/fs"
@@ -112,10 +114,13 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		hint = "ANTHROPIC_API_KEY"
 	}
 	h := voyagerhttp.New(voyagerhttp.Options{Communities: reg, Chat: svc, Render: kit.Render, Audit: p.Audit, Logger: p.Logger, Now: p.Now, PublicURL: p.Config.PublicURL, AIHint: hint, Coach: coachSvc, Billing: bill,
+		InviteKey: inviteKey(p.Config.AuthSecret),
 		SignIn: func(w http.ResponseWriter, r *http.Request, userID, method string) error {
 			_, err := p.Auth.SignIn(w, r, userID, method)
 			return err
 		}})
+	// Sign-in pages shown for a community wear its brand.
+	p.DressPage = h.DressPlatformPage
 	s := &site{p: p, render: kit.Render}
 	s.routes(p, h)
 	s.billingRoutes(p, h, bill)
@@ -165,4 +170,16 @@ func providers(c *config.Config) []ai.Provider {
 		out = append(out, openai.New(openai.Options{APIKey: key, BaseURL: c.OpenAIBaseURL}))
 	}
 	return out
+}
+
+// inviteKey derives the key of invite links from AUTH_SECRET. After the
+// secret changes, older links keep working, but the list no longer shows
+// them (their tokens no longer derive from the key).
+func inviteKey(secret string) []byte {
+	if secret == "" {
+		return nil
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("voyager invite links"))
+	return m.Sum(nil)
 }

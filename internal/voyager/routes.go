@@ -21,6 +21,7 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 
 	rt.Handle("GET /{$}", read(h.HandleRoot))
 	rt.Handle("GET /brand/{file}", read(h.HandleBrandCSS))
+	rt.Handle("GET /brand/{cid}/{file}", read(h.HandleBrandFile))
 	// Sign-in on a custom domain: signed in on the platform's host, then
 	// handed over to the domain with a one-time token.
 	rt.Handle("GET /c/{cid}/handoff", read(h.HandleHandoffStart))
@@ -43,6 +44,9 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 		rt.Handle("POST "+base+"/memories/{id}", write(h.HandleMemoryForm))
 		rt.Handle("POST "+base+"/documents", write(h.HandleDocumentForm))
 		rt.Handle("POST "+base+"/documents/{id}/delete", write(h.HandleDocumentForm))
+		rt.Handle("GET "+base+"/invites", read(h.HandleInvitesPage))
+		rt.Handle("POST "+base+"/invites", write(h.HandleInviteCreateForm))
+		rt.Handle("POST "+base+"/invites/{iid}/revoke", write(h.HandleInviteRevokeForm))
 	}
 
 	api := "/api/c/{cid}"
@@ -56,6 +60,7 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	rt.Handle("GET "+api+"/messages/{mid}/stream", read(h.HandleStream))
 	rt.Handle("POST "+api+"/messages/{mid}/stop", write(h.HandleStop))
 	rt.Handle("GET "+api+"/quota", read(h.HandleQuota))
+	rt.Handle("GET "+api+"/invites", read(h.HandleInviteList))
 	rt.Handle("POST "+api+"/invites", write(h.HandleInviteCreate))
 	rt.Handle("GET "+api+"/profile", read(h.HandleProfileGet))
 	rt.Handle("PUT "+api+"/profile", write(h.HandleProfilePut))
@@ -66,4 +71,5 @@ func (s *site) routes(p *app.Platform, h *voyagerhttp.Handlers) {
 	rt.Handle("POST "+api+"/documents", write(h.HandleDocumentCreate))
 	rt.Handle("GET "+api+"/documents/{id}/file", read(h.HandleDocumentFile))
 	rt.Handle("DELETE "+api+"/documents/{id}", write(h.HandleDocumentDelete))
+	rt.Handle("DELETE "+api+"/invites/{iid}", write(h.HandleInviteRevoke))
 }

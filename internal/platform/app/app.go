@@ -107,6 +107,11 @@ type Platform struct {
 	// Maintenance is the operator's switch (`maintenance on|off`).
 	Maintenance *maintenance.Mode
 
+	// DressPage, if a product sets it, is called for every page the
+	// platform renders itself (sign-in, account, error pages: those whose
+	// Product is left empty), to dress it for the request, e.g. in a
+	// Voyager community's brand on that community's domain.
+	DressPage func(*http.Request, *web.Page)
 	// pages draws the platform's own pages (maintenance); set by MountSite.
 	pages *web.Renderer
 }

@@ -43,6 +43,9 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 					pg.Build = Version
 				}
 			}
+			if p.DressPage != nil && pg.Product == (web.Product{}) {
+				p.DressPage(req, pg)
+			}
 		},
 	})
 	if err != nil {

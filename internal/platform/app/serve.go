@@ -228,5 +228,9 @@ func (p *Platform) maintenancePage(w http.ResponseWriter, r *http.Request, st ma
 		http.Error(w, st.Message, http.StatusServiceUnavailable)
 		return
 	}
-	p.pages.ErrorPage(w, r, web.ErrorInfo{Status: http.StatusServiceUnavailable, Heading: "Down for maintenance", Message: st.Message})
+	// The home page would answer 503 too: no button leads there. Sign-in
+	// stays open so operators can check the site (they bypass the switch).
+	p.pages.ErrorPage(w, r, web.ErrorInfo{Status: http.StatusServiceUnavailable, Heading: "Down for maintenance",
+		Message: st.Message + " This page will work again when we are done; there is no need to keep reloading.",
+		Links:   []web.NavLink{{Label: "Operators: sign in", Href: "/signin"}}})
 }

@@ -70,6 +70,7 @@ type Product struct {
 	CSS     string // the manifest name of the product stylesheet, e.g. "coda/main.css"
 	JS      string // the manifest name of the product script, e.g. "coda/main.js"
 	Icon    string // the favicon URL; when empty the layout links an empty icon, so browsers do not request /favicon.ico
+	Logo    string // the logo URL shown in the header instead of the initial; a logo that fails to load falls back to it
 }
 
 // NavLink is one link of the main navigation.
@@ -105,6 +106,7 @@ type Page struct {
 	CSPNonce    string    // the request's CSP nonce, if the server uses one; added to the layout's <script>
 	SignInURL   string    // where the header's "Sign in" goes; "/signin" when empty (a custom domain signs in elsewhere)
 	Build       string    // the running build's version, shown in the default footer when set (the platform sets it for admins)
+	Bare        bool      // no account menu or sign-in link: a page for a host that serves nothing
 }
 
 // ErrorInfo is the Data of the error page.
@@ -112,6 +114,9 @@ type ErrorInfo struct {
 	Status  int
 	Heading string
 	Message string
+	// Links replace the page's "Go to the home page" button; an empty,
+	// non-nil slice shows none (a home page that would fail too).
+	Links []NavLink
 }
 
 // RendererOptions configures NewRenderer.

@@ -39,6 +39,8 @@ type Invite struct {
 	Uses        int       `json:"uses"`
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// TokenHash is the stored hash of the link's secret (Invites fills it).
+	TokenHash string `json:"-"`
 }
 
 // Conversation is a member's thread with the coach in one community.
@@ -49,6 +51,9 @@ type Conversation struct {
 	Title       string    `json:"title"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Snippet is, in search results, the text around the first message
+	// that matches.
+	Snippet string `json:"snippet,omitempty"`
 }
 
 // Status is an answer's state.
@@ -123,10 +128,22 @@ type Store interface {
 	// UseInvite counts one use of the invite with tokenHash if it is for
 	// communityID, unexpired and not used up, and returns it.
 	UseInvite(ctx context.Context, communityID, tokenHash string, now time.Time) (Invite, error)
+	// Invites lists the community's invites, newest first.
+	Invites(ctx context.Context, communityID string) ([]Invite, error)
+	// RevokeInvite deletes the community's invite id, so its link stops working.
+	RevokeInvite(ctx context.Context, communityID, id string) error
 
 	CreateConversation(ctx context.Context, c Conversation) error
 	Conversation(ctx context.Context, communityID, userID, id string) (Conversation, error)
 	Conversations(ctx context.Context, communityID, userID string) ([]Conversation, error)
+	// FindConversations lists the member's conversations that have
+	// messages, newest first; with a non-empty query, only those whose title
+	// or any message contains it (case-insensitive), each with a snippet.
+	FindConversations(ctx context.Context, communityID, userID, query string, limit int) ([]Conversation, error)
+	// EmptyConversation returns the member's newest conversation without
+	// messages (NotFound when there is none), so "New conversation" does
+	// not pile up empty ones.
+	EmptyConversation(ctx context.Context, communityID, userID string) (Conversation, error)
 	RenameConversation(ctx context.Context, communityID, userID, id, title string, now time.Time) error
 	DeleteConversation(ctx context.Context, communityID, userID, id string) error
 

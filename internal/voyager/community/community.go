@@ -40,11 +40,19 @@ type Community struct {
 
 	// File is the path the community was read from (not in the JSON).
 	File string `json:"-"`
+	// Files are the logo and favicon read from beside File, by role
+	// ("logo", "favicon").
+	Files map[string]*Asset `json:"-"`
 }
 
 // Branding is how the community looks and where it is served.
 type Branding struct {
-	Logo    string   `json:"logo,omitempty"` // an https URL or a path on this server
+	// Logo is an https URL, a path on this server, or the name of an image
+	// file beside the community's JSON file (served with a hashed name).
+	Logo string `json:"logo,omitempty"`
+	// Favicon is the name of an image file beside the JSON file, or an
+	// https URL or a path on this server.
+	Favicon string   `json:"favicon,omitempty"`
 	Colors  Colors   `json:"colors"`
 	Domains []string `json:"domains,omitempty"` // custom hosts serving this community at /
 }
@@ -244,6 +252,7 @@ func Parse(path string, b []byte) (*Community, Problems) {
 	}
 	c.File = path
 	ps := c.Validate()
+	ps = append(ps, c.loadFiles(filepath.Dir(path))...)
 	for i := range ps {
 		ps[i].File = path
 	}
@@ -300,13 +309,14 @@ func (c *Community) Validate() Problems {
 	if c.Limits.DocumentTokensPerDay < 0 {
 		add("limits.documentTokensPerDay", "is negative", "use 0 for no limit or a number of tokens such as 200000")
 	}
-	if l := c.Branding.Logo; l != "" && !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "/") {
-		add("branding.logo", "is neither an https URL nor a path", `use "https://…" or a path such as "/static/logo.svg"`)
-	}
 	for name, v := range map[string]string{"primary": c.Branding.Colors.Primary, "accent": c.Branding.Colors.Accent, "background": c.Branding.Colors.Background, "text": c.Branding.Colors.Text} {
 		if v != "" && !colorRE.MatchString(v) {
 			add("branding.colors."+name, fmt.Sprintf("%q is not a hex colour", v), `use "#rgb" or "#rrggbb"`)
 		}
+	}
+	if len(ps) == 0 || !strings.HasPrefix(ps[len(ps)-1].Field, "branding.colors.") {
+		_, pps := DerivePalette(c.Branding.Colors)
+		ps = append(ps, pps...)
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Branding.Domains {

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -137,7 +137,8 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// dirDigest fingerprints the folder's JSON files by name, size and mtime.
+// dirDigest fingerprints the folder's files (community JSON, logos,
+// favicons) by name, size and mtime.
 func dirDigest(dir string) ([32]byte, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -145,7 +146,8 @@ func dirDigest(dir string) ([32]byte, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if filepath.Ext(e.Name()) != ".json" {
+		// Logos and favicons beside the JSON files count too.
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		info, err := e.Info()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -34,13 +35,25 @@ func (h *Handlers) conversation(w http.ResponseWriter, r *http.Request) (*scope,
 	return s, conv, true
 }
 
-// HandleConversationList handles GET /api/c/{cid}/conversations.
+// HandleConversationList handles GET /api/c/{cid}/conversations: all of
+// the member's conversations, or with ?q= those whose title or messages
+// contain q (each with a snippet).
 func (h *Handlers) HandleConversationList(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.member(w, r, true)
 	if !ok {
 		return
 	}
-	convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	var convs []chat.Conversation
+	var err error
+	if q := strings.TrimSpace(r.URL.Query().Get("q")); q != "" {
+		if len(q) > 200 {
+			httpapi.Error(w, r, apperr.InvalidFields("The search is too long.", map[string]string{"q": "Use at most 200 characters."}))
+			return
+		}
+		convs, err = h.o.Chat.Store().FindConversations(r.Context(), s.c.ID, s.user.ID, q, 0)
+	} else {
+		convs, err = h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	}
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return
@@ -119,7 +132,7 @@ func (h *Handlers) HandleMessageList(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
-	httpapi.Write(w, http.StatusOK, map[string]any{"messages": h.jsonViews(msgs)})
+	httpapi.Write(w, http.StatusOK, map[string]any{"messages": h.jsonViews(r, msgs)})
 }
 
 type messageJSON struct {
@@ -127,9 +140,9 @@ type messageJSON struct {
 	HTML string `json:"html,omitempty"`
 }
 
-func (h *Handlers) jsonViews(ms []chat.Message) []messageJSON {
+func (h *Handlers) jsonViews(r *http.Request, ms []chat.Message) []messageJSON {
 	out := make([]messageJSON, len(ms))
-	for i, v := range h.views(ms) {
+	for i, v := range h.views(r, ms) {
 		out[i] = messageJSON{Message: v.Message, HTML: string(v.HTML)}
 	}
 	return out
@@ -295,55 +308,4 @@ func (h *Handlers) HandleQuota(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Write(w, http.StatusOK, q)
-}
-
-// HandleInviteCreate handles POST /api/c/{cid}/invites (community admins).
-func (h *Handlers) HandleInviteCreate(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.member(w, r, true)
-	if !ok {
-		return
-	}
-	if !s.isAdmin() {
-		h.violation(r, s, "invite by a non-admin")
-		httpapi.Error(w, r, apperr.E(apperr.NotFound, "Not found."))
-		return
-	}
-	var in struct {
-		MaxUses int    `json:"max_uses"`
-		Days    int    `json:"days"`
-		Role    string `json:"role"`
-	}
-	if r.ContentLength != 0 {
-		if err := httpapi.Decode(w, r, &in, maxBody); err != nil {
-			httpapi.Error(w, r, err)
-			return
-		}
-	}
-	if in.Days <= 0 || in.Days > 90 {
-		in.Days = 14
-	}
-	role := chat.Role(in.Role)
-	switch role {
-	case "":
-		role = chat.RoleMember
-	case chat.RoleMember, chat.RoleCoach, chat.RoleAdmin:
-	default:
-		httpapi.Error(w, r, apperr.InvalidFields("Check the role.", map[string]string{"role": "Use member, coach or admin."}))
-		return
-	}
-	now := h.o.Now().UTC()
-	token := newToken()
-	inv := chat.Invite{ID: newToken()[:16], CommunityID: s.c.ID, Role: role, MaxUses: max(in.MaxUses, 0), CreatedAt: now, ExpiresAt: now.Add(time.Duration(in.Days) * 24 * time.Hour)}
-	if err := h.o.Chat.Store().CreateInvite(r.Context(), inv, hashToken(token)); err != nil {
-		httpapi.Error(w, r, err)
-		return
-	}
-	url := baseURL(r) + s.base + "/invite/" + token
-	if s.base == "" {
-		url = baseURL(r) + "/c/" + s.c.ID + "/invite/" + token
-		if kind, _ := h.Resolve(r.Host); kind == CommunityHost {
-			url = baseURL(r) + "/invite/" + token
-		}
-	}
-	httpapi.Write(w, http.StatusCreated, map[string]any{"invite": inv, "url": url})
 }

@@ -1,10 +1,10 @@
 package voyagerhttp
 
 import (
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,15 +32,18 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, s *scope, status
 		// its pages may load.
 		w.Header().Set("Content-Security-Policy", server.CSPWithImages(server.Origin(logo)))
 	}
-	h.o.Render.Page(w, r, status, name, &web.Page{
-		Title:       title,
-		Description: s.c.Description,
-		Product:     web.Product{Name: s.c.Name, Tagline: s.c.Description, Home: home, CSS: "voyager/main.css", JS: "voyager/main.js"},
-		Nav:         []web.NavLink{{Label: "Coach", Href: home}},
-		Stylesheets: []string{"/brand/" + s.c.ID + ".css"},
-		SignInURL:   h.signInURL(s),
-		Data:        data,
-	})
+	pg := &web.Page{Title: title, Description: s.c.Description, SignInURL: h.signInURL(s), Data: data}
+	brandPage(pg, s.c, home)
+	h.o.Render.Page(w, r, status, name, pg)
+}
+
+// brandPage dresses a page in the community's brand: its name, logo,
+// favicon and colours.
+func brandPage(pg *web.Page, c *community.Community, home string) {
+	pg.Product = web.Product{Name: c.Name, Tagline: c.Description, Home: home, CSS: "voyager/main.css", JS: "voyager/main.js",
+		Logo: c.LogoURL(), Icon: c.AssetURL("favicon")}
+	pg.Nav = []web.NavLink{{Label: "Coach", Href: home}}
+	pg.Stylesheets = append(pg.Stylesheets, "/brand/"+c.ID+".css")
 }
 
 // HandleRoot handles GET /: a custom domain's community, the platform's
@@ -50,16 +53,61 @@ func (h *Handlers) HandleRoot(w http.ResponseWriter, r *http.Request) {
 	case CommunityHost:
 		h.HandleCommunity(w, r)
 	case PlatformHost:
-		h.o.Render.Page(w, r, http.StatusOK, "home.html", &web.Page{
-			Title: "AI career coaching for your community",
-			Data: map[string]any{
-				"Communities":  h.o.Communities.Current().Public(),
-				"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
-			},
-		})
+		data := map[string]any{
+			"Communities":  h.o.Communities.Current().Public(),
+			"AIConfigured": h.o.Chat != nil && h.o.AIHint == "",
+		}
+		if u, ok := auth.UserFrom(r.Context()); ok && h.o.Chat != nil {
+			mine, err := h.myCommunities(r, u.ID)
+			if err != nil {
+				h.fail(w, r, false, err)
+				return
+			}
+			data["Mine"] = mine
+			// The public list leaves out those already listed as the member's.
+			in := map[string]bool{}
+			for _, m := range mine {
+				in[m.Community.ID] = true
+			}
+			var others []*community.Community
+			for _, c := range h.o.Communities.Current().Public() {
+				if !in[c.ID] {
+					others = append(others, c)
+				}
+			}
+			data["Communities"] = others
+		}
+		h.o.Render.Page(w, r, http.StatusOK, "home.html", &web.Page{Title: "AI career coaching for your community", Data: data})
 	default:
 		h.unknownHost(w, r, false)
 	}
+}
+
+// myCommunity is one of the signed-in user's communities on the home page.
+type myCommunity struct {
+	Community *community.Community
+	Role      chat.Role
+	URL       string
+}
+
+// myCommunities lists the communities the user is a member of, by name;
+// a community on its own domain links there.
+func (h *Handlers) myCommunities(r *http.Request, userID string) ([]myCommunity, error) {
+	ms, err := h.o.Chat.Store().Memberships(r.Context(), userID)
+	if err != nil {
+		return nil, err
+	}
+	set := h.o.Communities.Current()
+	var out []myCommunity
+	for _, m := range ms {
+		c, ok := set.ByID(m.CommunityID)
+		if !ok {
+			continue // its file was removed
+		}
+		out = append(out, myCommunity{Community: c, Role: m.Role, URL: "/c/" + c.ID + "/"})
+	}
+	slices.SortFunc(out, func(a, b myCommunity) int { return strings.Compare(a.Community.Name, b.Community.Name) })
+	return out, nil
 }
 
 // HandleCommunity handles GET /c/{cid}/ (and / on a custom domain): the
@@ -69,7 +117,9 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.c.Visibility == community.Private && s.mem == nil {
+	// A platform admin may join any community (as its admin).
+	adminJoin := s.c.Visibility == community.Private && s.mem == nil && s.user != nil && s.user.IsAdmin()
+	if s.c.Visibility == community.Private && s.mem == nil && !adminJoin {
 		if s.user != nil {
 			h.violation(r, s, "not a member")
 		}
@@ -80,9 +130,13 @@ func (h *Handlers) HandleCommunity(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint, "SignInURL": h.signInURL(s)}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	data := map[string]any{"SignedIn": s.user != nil, "AIHint": h.o.AIHint, "SignInURL": h.signInURL(s), "CanAdminJoin": adminJoin, "Search": q}
 	if s.mem != nil {
-		convs, err := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+		convs, err := h.o.Chat.Store().FindConversations(r.Context(), s.c.ID, s.user.ID, q, 0)
 		if err != nil {
 			h.fail(w, r, false, err)
 			return
@@ -169,29 +223,48 @@ func (h *Handlers) HandleNewConversation(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	conv, err := h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, "")
+	// An empty conversation left by an earlier "New conversation" is
+	// reused, so the list does not fill with empty ones.
+	conv, err := h.o.Chat.Store().EmptyConversation(r.Context(), s.c.ID, s.user.ID)
+	if apperr.Is(err, apperr.NotFound) {
+		conv, err = h.o.Chat.StartConversation(r.Context(), s.c, s.user.ID, "")
+	}
 	if err != nil {
 		h.fail(w, r, false, err)
 		return
 	}
-	to := s.base + "/chat/" + conv.ID
+	// A starter question is sent at once: the chat page opens on the
+	// answer as it streams.
 	if q := strings.TrimSpace(r.FormValue("q")); q != "" {
-		to += "?q=" + template.URLQueryEscaper(q)
+		if _, err := h.o.Chat.Send(r.Context(), s.c, conv, q); err != nil {
+			h.fail(w, r, false, err)
+			return
+		}
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, s.base+"/chat/"+conv.ID, http.StatusSeeOther)
 }
 
 // messageView is a message with its rendered HTML.
 type messageView struct {
 	chat.Message
 	HTML template.HTML
+	Last bool // the conversation's last message (its answer can be regenerated)
 }
 
-func (h *Handlers) views(ms []chat.Message) []messageView {
+// views renders the messages. An answer still being generated shows the
+// text so far (from the hub or the bus), so a reload is never empty.
+func (h *Handlers) views(r *http.Request, ms []chat.Message) []messageView {
 	out := make([]messageView, len(ms))
 	for i, m := range ms {
-		out[i] = messageView{Message: m}
-		if m.Role == "assistant" && m.Status != chat.Streaming {
+		out[i] = messageView{Message: m, Last: i == len(ms)-1}
+		switch {
+		case m.Role != "assistant":
+		case m.Status == chat.Streaming:
+			if snap, _, cancel, live := h.o.Chat.Follow(r.Context(), m.ID); live {
+				out[i].Content = snap
+				cancel()
+			}
+		default:
 			out[i].HTML = h.md.HTML(m.Content)
 		}
 	}
@@ -222,15 +295,18 @@ func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	convs, _ := h.o.Chat.Store().Conversations(r.Context(), s.c.ID, s.user.ID)
+	convs, err := h.o.Chat.Store().FindConversations(r.Context(), s.c.ID, s.user.ID, "", 100)
+	if err != nil {
+		h.fail(w, r, false, err)
+		return
+	}
 	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, map[string]any{
 		"Conversation":  conv,
 		"Conversations": convs,
-		"Messages":      h.views(msgs),
+		"Messages":      h.views(r, msgs),
 		"Quota":         q,
 		"AIHint":        h.o.AIHint,
 		"API":           "/api/c/" + s.c.ID,
-		"Prefill":       r.URL.Query().Get("q"),
 	})
 }
 
@@ -261,7 +337,8 @@ func (h *Handlers) HandleDeleteForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // HandleBrandCSS handles GET /brand/{file}: a community's colours as CSS
-// variables (the pages' CSP forbids inline styles).
+// variables (the pages' CSP forbids inline styles), derived so that text
+// reaches WCAG AA in the light and the dark scheme.
 func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSuffix(r.PathValue("file"), ".css")
 	c, ok := h.o.Communities.Current().ByID(id)
@@ -269,23 +346,7 @@ func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	col := c.Branding.Colors
-	var b strings.Builder
-	b.WriteString(":root {")
-	// Validated as hex colours at load, so safe to write as is.
-	if col.Primary != "" {
-		fmt.Fprintf(&b, " --brand: %s; --brand-strong: %s;", col.Primary, col.Primary)
-	}
-	if col.Background != "" {
-		fmt.Fprintf(&b, " --bg: %s;", col.Background)
-	}
-	if col.Text != "" {
-		fmt.Fprintf(&b, " --text: %s;", col.Text)
-	}
-	if col.Accent != "" {
-		fmt.Fprintf(&b, " --accent: %s;", col.Accent)
-	}
-	b.WriteString(" }\n")
+	p, _ := community.DerivePalette(c.Branding.Colors)
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	if c.Visibility == community.Public {
 		w.Header().Set("Cache-Control", "public, max-age=60")
@@ -294,7 +355,30 @@ func (h *Handlers) HandleBrandCSS(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, max-age=60")
 		w.Header().Set("Vary", "Cookie")
 	}
-	w.Write([]byte(b.String()))
+	w.Write([]byte(p.CSS()))
+}
+
+// HandleBrandFile handles GET /brand/{cid}/{file}: a community's logo or
+// favicon shipped beside its JSON file, under its hashed name, cached for
+// a year.
+func (h *Handlers) HandleBrandFile(w http.ResponseWriter, r *http.Request) {
+	c, ok := h.o.Communities.Current().ByID(r.PathValue("cid"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	a, ok := c.FileByName(r.PathValue("file"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", a.Type)
+	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	// An SVG opened on its own runs nothing and loads nothing.
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	w.Write(a.Data)
 }
 
 // signInURL is where a visitor signs in: on a custom domain, through the
@@ -439,4 +523,64 @@ func (h *Handlers) HandleHandoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// DressPlatformPage dresses the platform's own pages (sign-in, account,
+// errors) in a community's brand when they are shown for it: on the
+// community's domain, and on the platform's host when the sign-in leads
+// back into a community (?next=/c/{id}/…, or the sign-in page that sent
+// the visitor to "check your email"). Private communities are dressed only
+// on their own domain or for a sign-in that hands over to it, so their
+// names are not revealed by guessing ids.
+func (h *Handlers) DressPlatformPage(r *http.Request, pg *web.Page) {
+	c, home := h.pageCommunity(r)
+	if c == nil {
+		return
+	}
+	brandPage(pg, c, home)
+}
+
+func (h *Handlers) pageCommunity(r *http.Request) (*community.Community, string) {
+	switch kind, c := h.Resolve(r.Host); kind {
+	case CommunityHost:
+		return c, "/"
+	case PlatformHost:
+	default:
+		return nil, ""
+	}
+	if !strings.HasPrefix(r.URL.Path, "/signin") && !strings.HasPrefix(r.URL.Path, "/auth/") {
+		return nil, ""
+	}
+	next := r.URL.Query().Get("next")
+	if next == "" && r.Form != nil {
+		next = r.Form.Get("next")
+	}
+	if next == "" {
+		// "Check your email" follows the sign-in form, which named the way back.
+		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && strings.HasPrefix(ref.Path, "/signin") {
+			next = ref.Query().Get("next")
+		}
+	}
+	rest, ok := strings.CutPrefix(next, "/c/")
+	if !ok {
+		return nil, ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	c, ok := h.o.Communities.Current().ByID(id)
+	if !ok || (c.Visibility != community.Public && len(c.Branding.Domains) == 0) {
+		return nil, ""
+	}
+	if len(c.Branding.Domains) > 0 {
+		return c, h.domainScheme() + "://" + community.NormalizeHost(c.Branding.Domains[0]) + "/"
+	}
+	return c, "/c/" + c.ID + "/"
+}
+
+// domainScheme is the scheme of links to custom domains: https, or http
+// when PUBLIC_URL is http (development).
+func (h *Handlers) domainScheme() string {
+	if u, err := url.Parse(h.o.PublicURL); err == nil && u.Scheme == "http" {
+		return "http"
+	}
+	return "https"
 }

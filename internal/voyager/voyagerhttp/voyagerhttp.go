@@ -40,6 +40,9 @@ type Options struct {
 	// SignIn starts a session on the request's host (auth.Service.SignIn);
 	// used to carry a sign-in to a custom domain.
 	SignIn func(w http.ResponseWriter, r *http.Request, userID, method string) error
+	// InviteKey derives invite links from invite IDs (an HMAC), so admins
+	// can copy a link from the list; nil: links are random and shown once.
+	InviteKey []byte
 	// AIHint, when no provider is configured, tells the chat page which
 	// variable to set.
 	AIHint string
@@ -256,9 +259,20 @@ func (h *Handlers) unknownHost(w http.ResponseWriter, r *http.Request, api bool)
 		httpapi.Error(w, r, apperr.E(apperr.NotFound, "No community is served at %s.", r.Host))
 		return
 	}
-	obs.Logger(r.Context()).Info("unknown host", "host", community.NormalizeHost(r.Host))
-	h.o.Render.ErrorPage(w, r, web.ErrorInfo{Status: http.StatusNotFound, Heading: "No community here",
-		Message: "This address is not connected to a Voyager community. If you run this community, add the domain to branding.domains in its community file."})
+	// The visitor gets a neutral page with nowhere to loop back to; the
+	// operator's fix goes to the log.
+	obs.Logger(r.Context()).Info("unknown host", "host", community.NormalizeHost(r.Host),
+		"fix", "add the host to branding.domains in the community's file in COMMUNITIES_DIR, or set PUBLIC_URL to this host")
+	// No product name: the page names no brand and links nowhere.
+	w.Header().Set("Cache-Control", "no-store")
+	h.o.Render.Page(w, r, http.StatusNotFound, "error.html", &web.Page{
+		Title:   "Nothing here",
+		Product: web.Product{CSS: "voyager/main.css", JS: "voyager/main.js"},
+		Nav:     []web.NavLink{},
+		Bare:    true,
+		Data: web.ErrorInfo{Status: http.StatusNotFound, Heading: "Nothing here",
+			Message: "There is no community at this address. Check the address, or ask whoever sent you the link.", Links: []web.NavLink{}},
+	})
 }
 
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, api bool, err error) {

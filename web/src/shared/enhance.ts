@@ -6,6 +6,7 @@ import { onCLS, onINP, onLCP, type Metric } from "web-vitals";
 // with <body data-vitals="on">, reports Core Web Vitals to /api/vitals.
 export function enhance(): void {
   document.documentElement.classList.add("js");
+  hideBrokenLogos();
   if (document.body?.dataset.vitals === "on") {
     reportVitals("/api/vitals");
   }
@@ -46,4 +47,25 @@ function reportVitals(endpoint: string): void {
     if (document.visibilityState === "hidden") flush();
   });
   addEventListener("pagehide", flush);
+}
+
+// hideBrokenLogos hides a logo that fails to load (a community's logo URL
+// that moved) and shows the initial in its place, instead of a broken image.
+function hideBrokenLogos(): void {
+  const broken = (img: HTMLImageElement) => {
+    img.hidden = true;
+    img.nextElementSibling?.classList.remove("brand-mark-fallback");
+  };
+  const logos = "img.brand-logo, img.community-logo";
+  document.querySelectorAll<HTMLImageElement>(logos).forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) broken(img);
+  });
+  document.addEventListener(
+    "error",
+    (e) => {
+      const t = e.target;
+      if (t instanceof HTMLImageElement && t.matches(logos)) broken(t);
+    },
+    true,
+  );
 }

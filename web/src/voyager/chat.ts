@@ -1,7 +1,15 @@
 // The chat page: send a message, follow the streamed answer (SSE), stop
-// it, regenerate the last one, and keep following an answer in progress
-// after a reload. Answers arrive as plain text; the server sends the
-// sanitised Markdown HTML when one is done.
+// it, regenerate the last one, copy answers and code, and keep following
+// an answer in progress after a reload. Answers arrive as plain text; the
+// server sends the sanitised Markdown HTML (code highlighted) when one is
+// done.
+//
+// Scrolling: the messages scroll inside their own pane and the composer
+// stays pinned below it. While the reader is at the bottom the pane
+// follows the answer; once they scroll up it stays put and offers "Jump to
+// latest".
+
+import { copyText, flash } from "../shared/copy";
 
 interface MessageJSON {
   id: string;
@@ -19,28 +27,87 @@ interface Sent {
   stream_url: string;
 }
 
+// nearBottom is how close (px) to the end counts as "at the bottom".
+const nearBottom = 48;
+
 export function initChat(): void {
   const chat = document.getElementById("chat");
   if (!chat) return;
   const api = chat.dataset.api!;
   const conv = chat.dataset.conversation!;
+  const scroller = document.getElementById("scroller") as HTMLDivElement;
   const list = document.getElementById("messages") as HTMLOListElement;
-  const form = document.getElementById("composer") as HTMLFormElement;
-  const input = document.getElementById("content") as HTMLTextAreaElement;
-  const send = document.getElementById("send") as HTMLButtonElement;
-  const stop = document.getElementById("stop") as HTMLButtonElement;
-  const regen = document.getElementById("regenerate") as HTMLButtonElement;
-  const errorBox = document.getElementById("composer-error") as HTMLParagraphElement;
+  const jump = document.getElementById("jump-latest") as HTMLButtonElement;
+  const form = document.getElementById("composer") as HTMLFormElement | null;
+  const input = document.getElementById("content") as HTMLTextAreaElement | null;
+  const send = document.getElementById("send") as HTMLButtonElement | null;
+  const stop = document.getElementById("stop") as HTMLButtonElement | null;
+  const errorBox = document.getElementById("composer-error") as HTMLParagraphElement | null;
   let current: { id: string; es: EventSource } | null = null;
 
+  // Follow the bottom only while the reader is there: where they are is
+  // read just before the answer grows, so a scroll up wins at once (scroll
+  // events may come a frame late).
+  const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= nearBottom;
+  const toBottom = () => {
+    scroller.scrollTop = scroller.scrollHeight;
+  };
+  scroller.addEventListener(
+    "scroll",
+    () => {
+      if (atBottom()) jump.hidden = true;
+    },
+    { passive: true },
+  );
+  // grow changes the answer, then keeps the reader at the bottom if they
+  // were there, or offers the way down.
+  const grow = (change: () => void) => {
+    const stick = atBottom();
+    change();
+    if (stick) toBottom();
+    else if (current) jump.hidden = false;
+  };
+  jump.addEventListener("click", () => {
+    jump.hidden = true;
+    toBottom();
+    input?.focus({ preventScroll: true });
+  });
+  toBottom();
+
   const showError = (msg: string) => {
+    if (!errorBox) return;
     errorBox.textContent = msg;
     errorBox.hidden = msg === "";
   };
   const busy = (on: boolean) => {
-    send.disabled = on;
-    regen.disabled = on;
-    stop.hidden = !on;
+    if (send) send.hidden = on;
+    if (stop) stop.hidden = !on;
+    const regen = document.getElementById("regenerate") as HTMLButtonElement | null;
+    if (regen) regen.disabled = on;
+  };
+
+  // actions gives an answer its row of buttons: Copy, and Regenerate on the last.
+  const actions = (li: HTMLLIElement) => {
+    let row = li.querySelector<HTMLDivElement>(".msg-actions");
+    if (!row) {
+      row = document.createElement("div");
+      row.className = "msg-actions";
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "btn-ghost copy-answer";
+      copy.textContent = "Copy";
+      row.append(copy);
+      li.append(row);
+    }
+    let regen = document.getElementById("regenerate");
+    if (!regen) {
+      regen = document.createElement("button");
+      (regen as HTMLButtonElement).type = "button";
+      regen.className = "btn-ghost";
+      regen.id = "regenerate";
+      regen.textContent = "Regenerate";
+    }
+    row.append(regen);
   };
 
   const bubble = (m: MessageJSON): HTMLLIElement => {
@@ -58,6 +125,7 @@ export function initChat(): void {
     li.append(body);
     list.querySelector(".msg-welcome")?.remove();
     list.append(li);
+    if (m.role === "assistant") actions(li);
     return li;
   };
 
@@ -78,42 +146,63 @@ export function initChat(): void {
         b.textContent = "Continue";
         p.append(" ", b);
       }
-      li.append(p);
+      li.querySelector(".msg-body")!.after(p);
     }
   };
 
-  const follow = (id: string, url: string) => {
+  const followAnswer = (id: string, url: string) => {
     const li = (document.getElementById("m-" + id) as HTMLLIElement) ?? bubble({ id, role: "assistant", content: "", status: "streaming" });
-    const text = li.querySelector(".msg-text") as HTMLParagraphElement;
+    let text = li.querySelector(".msg-text") as HTMLParagraphElement | null;
+    if (!text) {
+      text = document.createElement("p");
+      text.className = "msg-text";
+      li.querySelector(".msg-body")!.replaceChildren(text);
+    }
     const es = new EventSource(url);
     current = { id, es };
+    li.dataset.status = "streaming";
+    li.setAttribute("aria-busy", "true");
     busy(true);
     es.addEventListener("snapshot", (e) => {
-      text.textContent = JSON.parse((e as MessageEvent).data).text;
+      grow(() => (text!.textContent = JSON.parse((e as MessageEvent).data).text));
     });
     es.addEventListener("delta", (e) => {
-      text.textContent += JSON.parse((e as MessageEvent).data).text;
-      li.scrollIntoView({ block: "end" });
+      grow(() => (text!.textContent += JSON.parse((e as MessageEvent).data).text));
+    });
+    es.addEventListener("reset", () => {
+      // Fell behind: reconnect for a fresh snapshot.
+      es.close();
+      followAnswer(id, url);
     });
     es.addEventListener("done", (e) => {
       const m = JSON.parse((e as MessageEvent).data) as MessageJSON;
       es.close();
+      grow(() => {
+        li.dataset.status = m.status;
+        li.removeAttribute("aria-busy");
+        const body = li.querySelector(".msg-body") as HTMLDivElement;
+        // The server renders Markdown and sanitises it (no script, no raw HTML).
+        body.innerHTML = m.html ?? "";
+        codeButtons(body);
+        note(li, m);
+      });
       current = null;
-      li.dataset.status = m.status;
-      const body = li.querySelector(".msg-body") as HTMLDivElement;
-      // The server renders Markdown and sanitises it (no script, no raw HTML).
-      body.innerHTML = m.html ?? "";
-      note(li, m);
       busy(false);
     });
   };
 
   const post = async (url: string, body?: unknown): Promise<Sent | null> => {
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      showError("Could not reach the server. Check your connection and try again.");
+      return null;
+    }
     const data = await res.json().catch(() => ({}));
     if (!res.ok) {
       showError(data?.error?.message ?? "Something went wrong. Please try again.");
@@ -127,9 +216,19 @@ export function initChat(): void {
     document.querySelectorAll("#quota-remaining").forEach((el) => (el.textContent = String(q.remaining)));
   };
 
-  form.addEventListener("submit", async (e) => {
+  const start = (sent: Sent) => {
+    if (sent.user_message) bubble(sent.user_message);
+    bubble(sent.answer);
+    quota(sent.quota);
+    // Sending is a wish to see the answer: follow it.
+    jump.hidden = true;
+    toBottom();
+    followAnswer(sent.answer.id, sent.stream_url);
+  };
+
+  form?.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const content = input.value.trim();
+    const content = input!.value.trim();
     if (!content || current) return;
     busy(true);
     const sent = await post(`${api}/conversations/${conv}/messages`, { content });
@@ -137,59 +236,70 @@ export function initChat(): void {
       busy(false);
       return;
     }
-    input.value = "";
-    if (sent.user_message) bubble(sent.user_message);
-    bubble(sent.answer);
-    quota(sent.quota);
-    follow(sent.answer.id, sent.stream_url);
+    input!.value = "";
+    start(sent);
   });
 
-  input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey) {
+  input?.addEventListener("keydown", (e) => {
+    // Enter sends, Shift+Enter adds a line (and IME composition is left alone).
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
-      form.requestSubmit();
+      form!.requestSubmit();
     }
   });
 
-  // "Continue" after a stopped or interrupted answer asks the coach to go on.
-  list.addEventListener("click", (e) => {
-    if (!(e.target as HTMLElement).matches("button.continue") || current) return;
-    input.value = "Please continue where you left off.";
-    form.requestSubmit();
-  });
-
-  stop.addEventListener("click", () => {
+  stop?.addEventListener("click", () => {
     if (current) void post(`${api}/messages/${current.id}/stop`);
   });
 
-  regen.addEventListener("click", async () => {
-    if (current) return;
-    busy(true);
-    const sent = await post(`${api}/conversations/${conv}/regenerate`);
-    if (!sent) {
-      busy(false);
-      return;
+  list.addEventListener("click", async (e) => {
+    const target = e.target as HTMLElement;
+    const button = target.closest("button");
+    if (!button) return;
+    if (button.matches("button.continue") && !current && input && form) {
+      input.value = "Please continue where you left off.";
+      form.requestSubmit();
+    } else if (button.id === "regenerate" && !current) {
+      busy(true);
+      const sent = await post(`${api}/conversations/${conv}/regenerate`);
+      if (!sent) {
+        busy(false);
+        return;
+      }
+      button.closest("li")?.remove();
+      start(sent);
+    } else if (button.matches(".copy-answer")) {
+      const body = button.closest("li")!.querySelector<HTMLElement>(".msg-body")!;
+      // innerText is what the reader sees; code buttons draw their labels
+      // with CSS, so their text is not copied.
+      if (await copyText(body.innerText.trim())) flash(button, "Copied");
+    } else if (button.matches(".copy-code")) {
+      const code = button.closest(".code-wrap")!.querySelector("code")!;
+      if (await copyText(code.textContent ?? "")) {
+        button.dataset.copied = "";
+        setTimeout(() => delete button.dataset.copied, 2000);
+      }
     }
-    const last = list.querySelector("li.msg-assistant:last-child");
-    last?.remove();
-    bubble(sent.answer);
-    quota(sent.quota);
-    follow(sent.answer.id, sent.stream_url);
   });
 
-  // A reload during an answer: pick it up where it is.
+  codeButtons(list);
+
+  // A reload during an answer: the page shows the text so far; follow it.
   const streaming = list.querySelector<HTMLLIElement>('li[data-status="streaming"]');
-  if (streaming) follow(streaming.dataset.id!, `${api}/messages/${streaming.dataset.id}/stream`);
+  if (streaming) followAnswer(streaming.dataset.id!, `${api}/messages/${streaming.dataset.id}/stream`);
+  else busy(false);
 }
 
-// initInvite wires the admin's "Create invite link" button.
-export function initInvite(): void {
-  const btn = document.getElementById("create-invite") as HTMLButtonElement | null;
-  if (!btn) return;
-  btn.addEventListener("click", async () => {
-    const res = await fetch(btn.dataset.api!, { method: "POST", headers: { Accept: "application/json" } });
-    const data = await res.json().catch(() => ({}));
-    const out = document.getElementById("invite-url")!;
-    out.textContent = res.ok ? data.url : (data?.error?.message ?? "Could not create an invite.");
+// codeButtons gives each highlighted code block in root its Copy button.
+// The button sits in the block's corner (absolutely), so adding it moves
+// nothing.
+function codeButtons(root: ParentNode): void {
+  root.querySelectorAll(".code-wrap").forEach((wrap) => {
+    if (wrap.querySelector(".copy-code")) return;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn-secondary copy-code";
+    b.setAttribute("aria-label", "Copy code");
+    wrap.append(b);
   });
 }

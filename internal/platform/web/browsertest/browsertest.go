@@ -63,10 +63,13 @@ type Browser struct {
 //
 // At the end of the test, New fails the test if the tab logged an error (see
 // AllowConsoleError).
-// Extra allocator options (such as chromedp.Flag("host-resolver-rules", …))
-// are added to the defaults.
-func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
+func New(t testing.TB, opts ...Option) *Browser {
 	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	opts = nil
 	execPath, err := findChromium()
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -76,7 +79,7 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	}
 
 	dataDir := filepath.Join(t.TempDir(), "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	alloc := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(dataDir),
 		chromedp.Flag("headless", true),
@@ -90,8 +93,15 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 800),
 	)
-	opts = append(opts, extra...)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	if len(o.hosts) > 0 {
+		rules := make([]string, len(o.hosts))
+		for i, h := range o.hosts {
+			rules[i] = "MAP " + h + " 127.0.0.1"
+		}
+		alloc = append(alloc, chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")))
+	}
+	alloc = append(alloc, o.flags...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), alloc...)
 
 	b := &Browser{t: t, timeout: DefaultTimeout}
 	ctx, cancelTab := chromedp.NewContext(allocCtx, b.contextOptions(true)...)
@@ -111,6 +121,27 @@ func New(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 		killLeftovers(dataDir)
 	})
 	return b
+}
+
+// Option changes how New starts the browser.
+type Option func(*options)
+
+type options struct {
+	hosts []string
+	flags []chromedp.ExecAllocatorOption
+}
+
+// WithFlags adds Chromium allocator options (such as
+// chromedp.Flag("ignore-certificate-errors-spki-list", …)).
+func WithFlags(flags ...chromedp.ExecAllocatorOption) Option {
+	return func(o *options) { o.flags = append(o.flags, flags...) }
+}
+
+// MapHosts makes the browser resolve each host name to 127.0.0.1, so a test
+// can visit a server on loopback under names such as a community's own
+// domain ("http://coach.example:PORT/").
+func MapHosts(hosts ...string) Option {
+	return func(o *options) { o.hosts = append(o.hosts, hosts...) }
 }
 
 // Tab opens a new tab in the same browser for t, typically a subtest. The

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -160,6 +161,112 @@ func (s *Store) Conversations(ctx context.Context, communityID, userID string) (
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// likePattern makes a LIKE pattern that finds q anywhere, with LIKE's
+// wildcards in q escaped (ESCAPE '\\').
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(q)) + "%"
+}
+
+// FindConversations implements chat.Store.
+func (s *Store) FindConversations(ctx context.Context, communityID, userID, query string, limit int) ([]chat.Conversation, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 200
+	}
+	query = strings.TrimSpace(query)
+	cols := `c.id, c.community_id, c.user_id, c.title, c.created_at, c.updated_at`
+	var rows *sql.Rows
+	var err error
+	if query == "" {
+		rows, err = s.db.Query(ctx, `SELECT `+cols+`, '' FROM voyager_conversations c
+			WHERE c.user_id = ? AND c.community_id = ? AND EXISTS (SELECT 1 FROM voyager_messages m WHERE m.conversation_id = c.id)
+			ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`, userID, communityID, limit)
+	} else {
+		pat := likePattern(query)
+		rows, err = s.db.Query(ctx, `SELECT `+cols+`,
+				COALESCE((SELECT m.content FROM voyager_messages m WHERE m.conversation_id = c.id AND LOWER(m.content) LIKE ? ESCAPE '\' ORDER BY m.id LIMIT 1), '')
+			FROM voyager_conversations c
+			WHERE c.user_id = ? AND c.community_id = ? AND EXISTS (SELECT 1 FROM voyager_messages m WHERE m.conversation_id = c.id)
+			  AND (LOWER(c.title) LIKE ? ESCAPE '\' OR EXISTS (SELECT 1 FROM voyager_messages m WHERE m.conversation_id = c.id AND LOWER(m.content) LIKE ? ESCAPE '\'))
+			ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`, pat, userID, communityID, pat, pat, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Conversation
+	for rows.Next() {
+		var c chat.Conversation
+		var text string
+		if err := rows.Scan(&c.ID, &c.CommunityID, &c.UserID, &c.Title, &c.CreatedAt, &c.UpdatedAt, &text); err != nil {
+			return nil, err
+		}
+		c.Snippet = snippet(text, query)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// snippet cuts text to about 160 characters around the first q.
+func snippet(text, q string) string {
+	if text == "" || q == "" {
+		return ""
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	rs := []rune(text)
+	i := strings.Index(strings.ToLower(text), strings.ToLower(q))
+	at := 0
+	if i > 0 {
+		at = len([]rune(text[:i]))
+	}
+	from := max(0, at-60)
+	to := min(len(rs), from+160)
+	out := string(rs[from:to])
+	if from > 0 {
+		out = "…" + out
+	}
+	if to < len(rs) {
+		out += "…"
+	}
+	return out
+}
+
+// EmptyConversation implements chat.Store.
+func (s *Store) EmptyConversation(ctx context.Context, communityID, userID string) (chat.Conversation, error) {
+	c, err := scanConv(s.db.QueryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations c
+		WHERE user_id = ? AND community_id = ? AND NOT EXISTS (SELECT 1 FROM voyager_messages m WHERE m.conversation_id = c.id)
+		ORDER BY created_at DESC, id DESC LIMIT 1`, userID, communityID))
+	if err != nil {
+		return c, notFound(err, "conversation")
+	}
+	return c, nil
+}
+
+// Invites implements chat.Store.
+func (s *Store) Invites(ctx context.Context, communityID string) ([]chat.Invite, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, community_id, role, max_uses, uses, created_at, expires_at, token_hash FROM voyager_invites
+		WHERE community_id = ? ORDER BY created_at DESC, id DESC LIMIT 500`, communityID)
+	if err != nil {
+		return nil, fmt.Errorf("invites: %w", err)
+	}
+	defer rows.Close()
+	var out []chat.Invite
+	for rows.Next() {
+		var inv chat.Invite
+		if err := rows.Scan(&inv.ID, &inv.CommunityID, &inv.Role, &inv.MaxUses, &inv.Uses, &inv.CreatedAt, &inv.ExpiresAt, &inv.TokenHash); err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// RevokeInvite implements chat.Store.
+func (s *Store) RevokeInvite(ctx context.Context, communityID, id string) error {
+	res, err := s.db.Exec(ctx, `DELETE FROM voyager_invites WHERE id = ? AND community_id = ?`, id, communityID)
+	return affected(res, err, "invite")
 }
 
 // RenameConversation implements chat.Store.
