@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"html/template"
+	"regexp"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -22,6 +23,12 @@ var (
 		p := bluemonday.UGCPolicy()
 		p.RequireNoReferrerOnLinks(true)
 		p.AddTargetBlankToFullyQualifiedLinks(true)
+		// Task lists: goldmark renders each marker as a disabled checkbox
+		// (raw HTML in an idea is left out, so only those reach here). A
+		// checkbox, and only a checkbox, survives; the page script makes it
+		// tickable.
+		p.AllowAttrs("type").Matching(regexp.MustCompile(`^checkbox$`)).OnElements("input")
+		p.AllowAttrs("checked", "disabled").Matching(regexp.MustCompile(`^(|checked|disabled)$`)).OnElements("input")
 		return p
 	}()
 )
@@ -44,12 +51,42 @@ func highlightHTML(s string) template.HTML {
 	return template.HTML(e)
 }
 
-// excerpt is the start of a body for the list, as plain text.
-func excerpt(body string, n int) string {
-	body = strings.Join(strings.Fields(body), " ")
+// excerpt is the start of a body for the list, as plain text: Markdown
+// reduced to its words (plainText), task items left out when the list
+// shows them as checkboxes.
+func excerpt(body string, n int, skipTasks bool) string {
+	body = plainText(body, skipTasks)
 	r := []rune(body)
 	if len(r) <= n {
 		return body
 	}
 	return strings.TrimSpace(string(r[:n])) + "…"
+}
+
+// highlightExcerpt reduces a search snippet (Markdown with match marks) to
+// plain text, keeping the marks, and drops a mark left without its pair
+// by the cut.
+func highlightExcerpt(snippet string) string {
+	s := plainText(snippet, false)
+	var b strings.Builder
+	open := false
+	for _, r := range s {
+		switch string(r) {
+		case idea.MarkStart:
+			if open {
+				continue
+			}
+			open = true
+		case idea.MarkEnd:
+			if !open {
+				continue
+			}
+			open = false
+		}
+		b.WriteRune(r)
+	}
+	if open {
+		b.WriteString(idea.MarkEnd)
+	}
+	return b.String()
 }
