@@ -63,11 +63,28 @@ func excerpt(body string, n int, skipTasks bool) string {
 	return strings.TrimSpace(string(r[:n])) + "…"
 }
 
+var (
+	taskMarker = regexp.MustCompile(`\[[ xX]\]`)
+	markerWord = regexp.MustCompile("^(#{1,6}|[-*+>]|\\d+[.)]|`{3,}\\w*|~{3,}\\w*|\\*{1,3}|_{1,3}|\\|)$")
+)
+
 // highlightExcerpt reduces a search snippet (Markdown with match marks) to
 // plain text, keeping the marks, and drops a mark left without its pair
 // by the cut.
 func highlightExcerpt(snippet string) string {
 	s := plainText(snippet, false)
+	// A fragment cut from the middle of a body can leave markers the
+	// parser no longer sees as syntax ("- [ ] ", "```go" without its
+	// fence's line): words made only of them go.
+	s = taskMarker.ReplaceAllString(s, " ")
+	words := strings.Fields(s)
+	kept := words[:0]
+	for _, w := range words {
+		if !markerWord.MatchString(strings.Trim(w, idea.MarkStart+idea.MarkEnd)) {
+			kept = append(kept, w)
+		}
+	}
+	s = strings.Join(kept, " ")
 	var b strings.Builder
 	open := false
 	for _, r := range s {
