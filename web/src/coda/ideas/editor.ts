@@ -125,6 +125,8 @@ export function initEditor(): void {
   });
 
   form.addEventListener("input", (ev) => {
+    // A task ticked in the preview is saved on its own (below).
+    if (preview.contains(ev.target as Node)) return;
     dirty = true;
     status.textContent = inConflict ? "Not saved: this idea changed elsewhere." : "Unsaved changes…";
     autosave();
