@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -126,16 +125,20 @@ func TestDevModeTerminalSurvivesRestartInBrowser(t *testing.T) {
 	if got := b.Text("#terminal-status"); strings.Contains(got, "exited") {
 		t.Fatalf("status %q", got)
 	}
-	b.Screenshot(filepath.Join(shotDir(t), "terminal-restarting.png"))
+	shotsHere(t, b, "terminal-restarting")
 
 	apptest.Start(t, run, env)
 	b.WaitVisible("#terminal-status[data-state=open]")
 	if got := b.Text("#terminal-status"); got != "Connected (resumed)" {
 		t.Fatalf("status after the restart %q, want a resumed terminal", got)
 	}
-	if got := screen(); !strings.Contains(got, "before-42") {
-		t.Fatalf("the scrollback did not come back:\n%s", got)
-	}
+	// The scrollback follows the open message.
+	waitFor(t, "the scrollback", func() string {
+		if strings.Contains(screen(), "before-42") {
+			return "yes"
+		}
+		return ""
+	})
 	typeLine(`echo "[$X]"`)
 	waitFor(t, "the same shell's variable", func() string {
 		if strings.Contains(screen(), "[kept]") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,4 +139,35 @@ func TestIdeasReadWellInBrowser(t *testing.T) {
 	colorScheme(b, "dark")
 	b.Screenshot(filepath.Join(shotDir(t), "tokens-new-dark.png"))
 	colorScheme(b, "light")
+
+	// Importing another account's export: the page lists the new IDs.
+	zed := ideasSignIn(t, s, "zed@example.com")
+	_, zi := zed.json("POST", "/api/ideas", map[string]any{"title": "Zed's idea"})
+	_, _, export := zed.do("GET", "/api/ideas/export?format=json", nil, "")
+	file := filepath.Join(t.TempDir(), "zed.json")
+	if err := os.WriteFile(file, export, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(s.URL + "/ideas/transfer")
+	b.Run(chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{file}))
+	b.Click("#import-form button[type=submit]")
+	b.WaitVisible("#import-new-ids")
+	if got := b.Text("#import-result"); !strings.Contains(got, "1 got a new ID") || !strings.Contains(got, zi["id"].(string)+" →") {
+		t.Fatalf("import result says %q", got)
+	}
+	shotsHere(t, b, "import-new-ids")
+}
+
+// shotsHere saves the page as it is (no reload) light, dark and on a phone.
+func shotsHere(t *testing.T, b *browsertest.Browser, name string) {
+	t.Helper()
+	dir := shotDir(t)
+	b.Screenshot(filepath.Join(dir, name+"-light.png"))
+	colorScheme(b, "dark")
+	b.Screenshot(filepath.Join(dir, name+"-dark.png"))
+	colorScheme(b, "light")
+	b.Run(chromedp.EmulateViewport(390, 844))
+	b.WaitEval(name+" fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
+	b.Screenshot(filepath.Join(dir, name+"-phone.png"))
+	b.Run(chromedp.EmulateViewport(1280, 900))
 }
