@@ -2,8 +2,14 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -11,6 +17,7 @@ import (
 
 	"github.com/relaywork/suite/internal/coda/relay"
 	"github.com/relaywork/suite/internal/coda/relay/relaytest"
+	"github.com/relaywork/suite/internal/coda/runner"
 )
 
 // TestShellSurvivesRelayRestart restarts the relay under an open
@@ -140,3 +147,100 @@ func TestOversizedKeystrokeFrame(t *testing.T) {
 }
 
 func errorsAs(err error, target *websocket.CloseError) bool { return errors.As(err, target) }
+
+// TestShellSurvivesRunnerReconnect: the runner's own connection drops
+// (here: replaced by another connection with its credential) while the
+// relay stays up. The browser is told the runner is reconnecting (4005),
+// and resumes the same shell once the runner is back.
+func TestShellSurvivesRunnerReconnect(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunner("r1")
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("X=kept; echo before-$((6*7))\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(0, "before-42", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// A second connection with the runner's credential takes its place;
+	// the runner then reconnects and takes it back, with its shell.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other, _, err := websocket.Dial(ctx, e.URL("/runner"), &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer cred-r1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseNow()
+	hello, _ := json.Marshal(relay.Message{Type: relay.TypeHello, Name: "impostor"})
+	if err := other.Write(ctx, websocket.MessageText, hello); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, _, err := other.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-term.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the browser stayed attached to a runner that went away")
+	}
+	if got := term.CloseStatus(); got != relay.CloseRunnerLost {
+		t.Fatalf("browser closed with %v, want %d", got, relay.CloseRunnerLost)
+	}
+	relaytest.Wait(t, "the runner back with its shell", func() bool { return e.Relay.Stats().Terminals == 1 })
+	again, err := e.Resume("r1", term.Key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Opened().Resumed {
+		t.Fatalf("resume answered %+v", again.Opened())
+	}
+	if _, err := again.WaitFor(0, "before-42", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	from := again.Len()
+	if err := again.Send("echo \"[$X]\"\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.WaitFor(from, "[kept]", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunnerHangsUpAfterGrace: a runner that cannot get back to a relay
+// hangs its shells up once its grace period ends.
+func TestRunnerHangsUpAfterGrace(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunnerWith("r1", func(o *runner.Options) { o.Grace = 300 * time.Millisecond })
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if err := term.Send("echo $$ > " + pidFile + "; echo written\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(0, "written\r\n", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed, the relay refuses every reconnect (1012): the runner stays
+	// away and the grace period runs out.
+	e.Relay.Close()
+	relaytest.Wait(t, "the shell to be hung up", func() bool { return syscall.Kill(pid, 0) != nil })
+}

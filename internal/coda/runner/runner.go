@@ -122,11 +122,17 @@ type shells struct {
 
 // conn is one connection to the relay.
 type conn struct {
-	sh  *shells
-	o   Options
-	ws  *websocket.Conn
-	ctx context.Context
+	sh    *shells
+	o     Options
+	ws    *websocket.Conn
+	ctx   context.Context
+	start time.Time
 }
+
+// steadyConn is how long a connection must last for its end to start a
+// shell's grace period afresh; a relay that takes the runner and drops it
+// at once (a node shutting down) does not keep shells alive forever.
+const steadyConn = 10 * time.Second
 
 // session runs one connection; connected reports whether it got through.
 // The shells kept from an earlier connection are announced in the hello
@@ -150,7 +156,7 @@ func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	ws.SetReadLimit(1 << 20)
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	c := &conn{sh: sh, o: o, ws: ws, ctx: cctx}
+	c := &conn{sh: sh, o: o, ws: ws, ctx: cctx, start: time.Now()}
 	kept := sh.live()
 	hello := relay.Message{Type: relay.TypeHello, Name: o.Name, OS: runtime.GOOS, Arch: runtime.GOARCH, Version: o.Version}
 	for _, t := range kept {
@@ -326,6 +332,7 @@ type term struct {
 	replay     []byte // what of the ring is still to send on c
 	replaying  bool   // sendReplay runs; new output waits for it
 	grace      *time.Timer
+	lostAt     time.Time // when the grace period began
 	killed     bool
 	once       sync.Once
 }
@@ -425,7 +432,10 @@ func (t *term) detach(c *conn) {
 	}
 	t.c, t.avail, t.replay = nil, 0, nil
 	t.cond.Broadcast() // a replay in progress stops
-	t.grace = time.AfterFunc(t.sh.o.Grace, func() {
+	if t.lostAt.IsZero() || time.Since(c.start) >= steadyConn {
+		t.lostAt = time.Now()
+	}
+	t.grace = time.AfterFunc(t.sh.o.Grace-time.Since(t.lostAt), func() {
 		t.mu.Lock()
 		gone := t.c == nil
 		t.mu.Unlock()

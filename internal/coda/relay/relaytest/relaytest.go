@@ -135,16 +135,23 @@ func (e *Env) wsURL(path string) string {
 
 // StartRunner runs a runner with id until the test ends and waits until
 // the relay sees it.
-func (e *Env) StartRunner(id string) {
+func (e *Env) StartRunner(id string) { e.StartRunnerWith(id, nil) }
+
+// StartRunnerWith is StartRunner with options changed by edit (if not nil).
+func (e *Env) StartRunnerWith(id string, edit func(*runner.Options)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	o := runner.Options{
+		Config: runner.Config{RelayURL: e.wsURL("/runner"), Credential: "cred-" + id},
+		Name:   id, Shell: "/bin/sh", Env: []string{"PS1=$ ", "ENV="},
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	}
+	if edit != nil {
+		edit(&o)
+	}
 	go func() {
 		defer close(done)
-		_ = runner.Run(ctx, runner.Options{
-			Config: runner.Config{RelayURL: e.wsURL("/runner"), Credential: "cred-" + id},
-			Name:   id, Shell: "/bin/sh", Env: []string{"PS1=$ ", "ENV="},
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		})
+		_ = runner.Run(ctx, o)
 	}()
 	e.TB.Cleanup(func() { cancel(); <-done })
 	Wait(e.TB, "runner "+id+" online", func() bool { return e.Relay.Online(id) })
