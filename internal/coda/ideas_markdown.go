@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
@@ -55,7 +56,19 @@ func highlightHTML(s string) template.HTML {
 // reduced to its words (plainText), task items left out when the list
 // shows them as checkboxes.
 func excerpt(body string, n int, skipTasks bool) string {
-	body = plainText(body, skipTasks)
+	// 180 characters of text rarely need more than a few times as many
+	// bytes of Markdown; a body whose start is mostly markup gets more.
+	for limit := max(n*6, 1024); ; limit *= 8 {
+		src, cut := prefix(body, limit)
+		text := plainText(src, skipTasks)
+		if !cut || utf8.RuneCountInString(text) > n {
+			return clip(text, n)
+		}
+	}
+}
+
+// clip shortens text to n characters and an ellipsis.
+func clip(body string, n int) string {
 	r := []rune(body)
 	if len(r) <= n {
 		return body

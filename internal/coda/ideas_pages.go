@@ -27,7 +27,8 @@ type ideaView struct {
 	TitleHTML     template.HTML // highlighted when searching
 	Snippet       template.HTML // highlighted excerpt, or the start of the body
 	Tasks         []task        // the first maxListTasks task-list items
-	MoreTasks     int           // how many more the idea has
+	MoreTasks     int           // how many more the start of the body has
+	MoreTasksCut  bool          // the body goes on beyond what was read for tasks
 	Body          string
 	Tags          []string
 	TagLine       string
@@ -44,11 +45,9 @@ func view(it idea.Idea) ideaView {
 	v := ideaView{ID: it.ID, Title: it.Title, Body: it.Body, Tags: it.Tags, TagLine: strings.Join(it.Tags, ", "), Version: it.Version,
 		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, UndoExpiresAt: it.UndoExpiresAt}
 	v.TitleHTML = template.HTML(template.HTMLEscapeString(it.Title))
-	v.Tasks = tasks(it.Body)
-	if len(v.Tasks) > maxListTasks {
-		v.Tasks, v.MoreTasks = v.Tasks[:maxListTasks], len(v.Tasks)-maxListTasks
-	}
-	v.Snippet = template.HTML(template.HTMLEscapeString(excerpt(it.Body, 180, len(v.Tasks) > 0)))
+	ex, ts, more, cut := digest(it.Body, 180, maxListTasks)
+	v.Tasks, v.MoreTasks, v.MoreTasksCut = ts, more, cut
+	v.Snippet = template.HTML(template.HTMLEscapeString(ex))
 	if it.Highlight != nil {
 		v.TitleHTML = highlightHTML(it.Highlight.Title)
 		if it.Highlight.Snippet != "" {

@@ -59,7 +59,11 @@ func taskBoxes(doc ast.Node, src []byte) []taskBox {
 // tasks lists an idea's tasks.
 func tasks(body string) []task {
 	src := []byte(body)
-	boxes := taskBoxes(parseMarkdown(src), src)
+	return tasksOf(parseMarkdown(src), src)
+}
+
+func tasksOf(doc ast.Node, src []byte) []task {
+	boxes := taskBoxes(doc, src)
 	out := make([]task, 0, len(boxes))
 	for i, b := range boxes {
 		var t strings.Builder
@@ -94,7 +98,10 @@ func setTask(body string, n int, done bool) (string, bool) {
 // when skipTasks is set (the list shows them as checkboxes instead).
 func plainText(src string, skipTasks bool) string {
 	b := []byte(src)
-	doc := parseMarkdown(b)
+	return plainOf(parseMarkdown(b), b, skipTasks)
+}
+
+func plainOf(doc ast.Node, b []byte, skipTasks bool) string {
 	var out strings.Builder
 	for c := doc.FirstChild(); c != nil; c = c.NextSibling() {
 		writePlainBlock(&out, c, b, skipTasks)
@@ -167,3 +174,43 @@ func writePlain(out *strings.Builder, n ast.Node, src []byte) {
 
 // squash collapses runs of white space into single spaces.
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// hasTaskMarker is a quick test for bodies that may hold a task list, so
+// the list parses only those for tasks.
+func hasTaskMarker(body string) bool {
+	return strings.Contains(body, "[ ]") || strings.Contains(body, "[x]") || strings.Contains(body, "[X]")
+}
+
+// prefix is the start of body, cut at a line end, of about limit bytes
+// (all of it when shorter); cut reports whether anything was left out.
+// Parsing is the costly part of an excerpt, and the list needs only the
+// start of each body.
+func prefix(body string, limit int) (string, bool) {
+	if len(body) <= limit {
+		return body, false
+	}
+	if i := strings.LastIndexByte(body[:limit], '\n'); i > limit/2 {
+		return body[:i], true
+	}
+	return body[:limit], true
+}
+
+// digest is what the list shows of a body: its excerpt and its first
+// tasks, from one parse of its start (listBodyBytes). more is how many
+// further tasks that start holds; cut says the body goes on beyond it.
+func digest(body string, n, maxTasks int) (ex string, ts []task, more int, cut bool) {
+	if !hasTaskMarker(body) {
+		return excerpt(body, n, false), nil, 0, false
+	}
+	src, cut := prefix(body, listBodyBytes)
+	b := []byte(src)
+	doc := parseMarkdown(b)
+	ts = tasksOf(doc, b)
+	if len(ts) > maxTasks {
+		ts, more = ts[:maxTasks], len(ts)-maxTasks
+	}
+	return clip(plainOf(doc, b, len(ts) > 0), n), ts, more, cut
+}
+
+// listBodyBytes is how much of a body the list reads for tasks.
+const listBodyBytes = 4 << 10

@@ -1,6 +1,7 @@
 package coda
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -108,5 +109,29 @@ func TestTaskListRenders(t *testing.T) {
 		if strings.Contains(out, "text") || strings.Contains(out, "onclick") || strings.Contains(out, "image") || strings.Contains(out, "value") {
 			t.Errorf("%s sanitises to %s", bad, out)
 		}
+	}
+}
+
+func TestDigestReadsTheStartOnly(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("A paragraph with *emphasis*.\n\n", 2000)
+	if got := excerpt(long, 40, false); got != "A paragraph with emphasis. A paragraph w…" {
+		t.Fatalf("excerpt of a long body %q", got)
+	}
+	// Mostly markup at the start: the excerpt reads on until it has text.
+	markup := strings.Repeat("<div></div>\n\n", 600) + "words at last"
+	if got := excerpt(markup, 40, false); got != "words at last" {
+		t.Fatalf("excerpt after markup %q", got)
+	}
+	many := ""
+	for i := range 1000 {
+		many += fmt.Sprintf("- [ ] task %d\n", i)
+	}
+	ex, ts, more, cut := digest("Intro.\n\n"+many, 180, 6)
+	if ex != "Intro." || len(ts) != 6 || ts[5].Text != "task 5" || more == 0 || !cut {
+		t.Fatalf("digest: %q %+v more %d cut %v", ex, ts, more, cut)
+	}
+	if ex, ts, _, _ := digest("No tasks [here](x).", 180, 6); ex != "No tasks here." || ts != nil {
+		t.Fatalf("digest without tasks: %q %+v", ex, ts)
 	}
 }
