@@ -48,7 +48,9 @@ Usage:
         Connect to the relay and serve terminals: each terminal opened in
         the browser is your login shell in a new pseudo-terminal on this
         machine. The runner only dials out; it never listens on a port.
-        When the connection drops it reconnects by itself (with backoff).
+        When the connection drops (a network drop, a server restart) it
+        reconnects by itself (with backoff) and keeps open shells for 5
+        minutes meanwhile, so the browser resumes them.
         Stop it with Ctrl-C.
   coda-runner unpair
         Delete the saved credential. Revoke the runner on the DevMode page

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,4 +31,13 @@ func TestHomePageInBrowser(t *testing.T) {
 		t.Fatalf("page is %d px wide", w)
 	}
 	b.Screenshot(filepath.Join(t.TempDir(), "home.png"))
+}
+
+// shotDir is where browser tests save their screenshots: $SCREENSHOT_DIR
+// when set (to look at them), else the test's temporary directory.
+func shotDir(t *testing.T) string {
+	if d := os.Getenv("SCREENSHOT_DIR"); d != "" {
+		return d
+	}
+	return t.TempDir()
 }

@@ -479,7 +479,8 @@ func TestDevModeEndToEnd(t *testing.T) {
 
 // TestDevModeRunnerReconnectsAfterRelayRestart stops Coda (and the relay
 // in it) and starts it again on the same port: the runner comes back by
-// itself and serves terminals again.
+// itself, serves terminals again, and the shell opened before the
+// restart resumes with its scrollback.
 func TestDevModeRunnerReconnectsAfterRelayRestart(t *testing.T) {
 	t.Parallel()
 	env := apptest.BaseEnv(t, map[string]string{"PORT": freePort(t)})
@@ -489,8 +490,16 @@ func TestDevModeRunnerReconnectsAfterRelayRestart(t *testing.T) {
 	var connects atomic.Int32
 	startRunner(t, cfg, &connects)
 	runnerOnline(t, s, ada, cfg.RunnerID, true)
+	tk0, _ := getTicket(t, s, ada, cfg.RunnerID)
+	kept, err := openTerm(t, tk0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept.send("Y=survived; echo first-$((6*7))\r")
+	kept.expect(`first-42`)
 
 	s.Stop(t)
+	waitClosed(t, kept, "graceful stop")
 	s2 := apptest.Start(t, run, env)
 	out, _, err := apptest.Command(t, run, env, "cron", "run", "cleanup-pairings")
 	if err != nil || !strings.Contains(out, "deleted") {
@@ -511,4 +520,17 @@ func TestDevModeRunnerReconnectsAfterRelayRestart(t *testing.T) {
 	}
 	term.send("echo back-$((40+2))\r")
 	term.expect(`back-42`)
+
+	// The shell opened before the restart is still there, with its output.
+	tk2, _ := getTicket(t, s2, ada2, cfg.RunnerID)
+	again, err := openTerm(t, tk2, kept.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := again.control(relay.TypeOpen); m == nil || !m.Resumed {
+		t.Fatalf("resume after the restart answered %+v, want resumed", m)
+	}
+	again.expect(`first-42`)
+	again.send("echo \"[$Y]\"\r")
+	again.expect(`\[survived\]`)
 }

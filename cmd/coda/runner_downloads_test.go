@@ -344,12 +344,12 @@ func TestDevModePageScreenshots(t *testing.T) {
 		shots = t.TempDir()
 	}
 	b.Screenshot(filepath.Join(shots, "devmode-light.png"))
-	b.Run(colorScheme("dark"))
+	b.Run(emulateScheme("dark"))
 	if !browsertest.Eval[bool](b, `matchMedia("(prefers-color-scheme: dark)").matches`) {
 		t.Fatal("dark mode not emulated")
 	}
 	b.Screenshot(filepath.Join(shots, "devmode-dark.png"))
-	b.Run(colorScheme("light"), chromedp.EmulateViewport(375, 740))
+	b.Run(emulateScheme("light"), chromedp.EmulateViewport(375, 740))
 	b.WaitEval("/devmode fits a phone", `String(document.documentElement.scrollWidth <= window.innerWidth)`, "true")
 	b.Screenshot(filepath.Join(shots, "devmode-phone.png"))
 
@@ -372,7 +372,7 @@ func TestDevModePageScreenshots(t *testing.T) {
 }
 
 // colorScheme emulates prefers-color-scheme.
-func colorScheme(v string) chromedp.Action[chromedp.Void] {
+func emulateScheme(v string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})

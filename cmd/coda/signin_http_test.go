@@ -174,12 +174,13 @@ func TestSignInOverHTTP(t *testing.T) {
 		t.Fatalf("session: got %v, want grace@example.com", sess)
 	}
 
-	// A second device with an unsafe next lands on the home page instead.
+	// A second device with an unsafe next lands on the home page instead,
+	// which leads a signed-in user to the ideas.
 	b2 := newBrowserish(t, s.URL, true)
 	m.QueueUser(&mockoidc.MockUser{Subject: "sub-1", Email: "grace@example.com", EmailVerified: true})
 	resp, _ = b2.do("GET", "/api/auth/signin/oidc?callbackUrl="+url.QueryEscape("https://evil.example/x"), nil, nil)
-	if resp.Request.URL.Host != strings.TrimPrefix(s.URL, "http://") || resp.Request.URL.Path != "/" {
-		t.Fatalf("unsafe next: landed on %s, want this server's /", resp.Request.URL)
+	if resp.Request.URL.Host != strings.TrimPrefix(s.URL, "http://") || resp.Request.URL.Path != "/ideas" {
+		t.Fatalf("unsafe next: landed on %s, want this server's / (then /ideas)", resp.Request.URL)
 	}
 
 	// A cross-site form post is refused before it does anything.

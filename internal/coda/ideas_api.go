@@ -35,6 +35,9 @@ type ideaJSON struct {
 	DeletedAt     *time.Time     `json:"deletedAt,omitempty"`
 	UndoExpiresAt *time.Time     `json:"undoExpiresAt,omitempty"`
 	Highlight     *highlightJSON `json:"highlight,omitempty"`
+	// Excerpt is the start of the body as plain text (Markdown reduced
+	// to its words), as the list shows it.
+	Excerpt string `json:"excerpt"`
 }
 
 // highlightJSON holds HTML-escaped text with <mark> around matches.
@@ -44,12 +47,13 @@ type highlightJSON struct {
 }
 
 func toJSON(it idea.Idea) ideaJSON {
-	j := ideaJSON{ID: it.ID, Title: it.Title, Body: it.Body, Tags: it.Tags, Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, DeletedAt: it.DeletedAt, UndoExpiresAt: it.UndoExpiresAt}
+	j := ideaJSON{ID: it.ID, Title: it.Title, Body: it.Body, Tags: it.Tags, Version: it.Version, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, DeletedAt: it.DeletedAt, UndoExpiresAt: it.UndoExpiresAt,
+		Excerpt: excerpt(it.Body, 180, false)}
 	if j.Tags == nil {
 		j.Tags = []string{}
 	}
 	if it.Highlight != nil {
-		j.Highlight = &highlightJSON{Title: string(highlightHTML(it.Highlight.Title)), Snippet: string(highlightHTML(it.Highlight.Snippet))}
+		j.Highlight = &highlightJSON{Title: string(highlightHTML(it.Highlight.Title)), Snippet: string(highlightHTML(highlightExcerpt(it.Highlight.Snippet)))}
 	}
 	return j
 }
@@ -244,6 +248,54 @@ func (h *ideasHTTP) handleIdeaUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Write(w, http.StatusOK, toJSON(it))
+}
+
+// taskJSON is the body of POST /api/ideas/{id}/tasks/{n}.
+type taskJSON struct {
+	Done    bool `json:"done"`
+	Version int  `json:"version"`
+}
+
+// handleIdeaTask handles POST /api/ideas/{id}/tasks/{n}: ticks (done) or
+// clears the idea's task n (0-based, in the order the tasks appear), as an
+// update of the version the caller saw: a stale version is 409 with the
+// current idea, as for PATCH.
+func (h *ideasHTTP) handleIdeaTask(w http.ResponseWriter, r *http.Request) {
+	var in taskJSON
+	if err := httpapi.Decode(w, r, &in, 4<<10); err != nil {
+		apiError(w, r, err)
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 {
+		apiError(w, r, apperr.InvalidFields("The task number is not valid.", map[string]string{"n": "must be a task number from 0"}))
+		return
+	}
+	it, err := h.setTask(r, r.PathValue("id"), n, in.Done, in.Version)
+	if err != nil {
+		apiError(w, r, err)
+		return
+	}
+	httpapi.Write(w, http.StatusOK, toJSON(it))
+}
+
+// setTask ticks or clears task n of idea id at version.
+func (h *ideasHTTP) setTask(r *http.Request, id string, n int, done bool, version int) (idea.Idea, error) {
+	if version < 1 {
+		return idea.Idea{}, apperr.InvalidFields("Say which version the change is based on.", map[string]string{"version": "is required (the version you last saw)"})
+	}
+	cur, err := h.svc.Get(r.Context(), userID(r), id)
+	if err != nil {
+		return idea.Idea{}, err
+	}
+	if cur.Version != version {
+		return idea.Idea{}, idea.Conflict(cur)
+	}
+	body, ok := setTask(cur.Body, n, done)
+	if !ok {
+		return idea.Idea{}, apperr.E(apperr.NotFound, "This idea has no task %d.", n)
+	}
+	return h.svc.Update(r.Context(), userID(r), id, version, idea.Input{Body: &body})
 }
 
 // deletedJSON answers a delete.

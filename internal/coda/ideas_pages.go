@@ -26,6 +26,9 @@ type ideaView struct {
 	Title         string
 	TitleHTML     template.HTML // highlighted when searching
 	Snippet       template.HTML // highlighted excerpt, or the start of the body
+	Tasks         []task        // the first maxListTasks task-list items
+	MoreTasks     int           // how many more the start of the body has
+	MoreTasksCut  bool          // the body goes on beyond what was read for tasks
 	Body          string
 	Tags          []string
 	TagLine       string
@@ -35,15 +38,20 @@ type ideaView struct {
 	UndoExpiresAt *time.Time
 }
 
+// maxListTasks is how many of an idea's tasks the list shows.
+const maxListTasks = 6
+
 func view(it idea.Idea) ideaView {
 	v := ideaView{ID: it.ID, Title: it.Title, Body: it.Body, Tags: it.Tags, TagLine: strings.Join(it.Tags, ", "), Version: it.Version,
 		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, UndoExpiresAt: it.UndoExpiresAt}
 	v.TitleHTML = template.HTML(template.HTMLEscapeString(it.Title))
-	v.Snippet = template.HTML(template.HTMLEscapeString(excerpt(it.Body, 180)))
+	ex, ts, more, cut := digest(it.Body, 180, maxListTasks)
+	v.Tasks, v.MoreTasks, v.MoreTasksCut = ts, more, cut
+	v.Snippet = template.HTML(template.HTMLEscapeString(ex))
 	if it.Highlight != nil {
 		v.TitleHTML = highlightHTML(it.Highlight.Title)
 		if it.Highlight.Snippet != "" {
-			v.Snippet = highlightHTML(it.Highlight.Snippet)
+			v.Snippet = highlightHTML(highlightExcerpt(it.Highlight.Snippet))
 		}
 	}
 	return v

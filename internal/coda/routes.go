@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/relaywork/suite/internal/platform/app"
+	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/web"
 )
 
@@ -34,6 +35,7 @@ func (s *site) ideaRoutes(h *ideasHTTP) {
 	rt.Handle("PATCH /api/ideas/{id}", apiWrite(h.handleIdeaUpdate))
 	rt.Handle("DELETE /api/ideas/{id}", apiWrite(h.handleIdeaDelete))
 	rt.Handle("POST /api/ideas/{id}/restore", apiWrite(h.handleIdeaRestore))
+	rt.Handle("POST /api/ideas/{id}/tasks/{n}", apiWrite(h.handleIdeaTask))
 
 	session := func(f http.HandlerFunc) http.Handler { return p.Auth.RequireUser(p.Read(f)) }
 	sessionWrite := func(f http.HandlerFunc) http.Handler { return p.Auth.RequireUser(p.Limit(ideasWritePolicy, f)) }
@@ -55,8 +57,13 @@ func (s *site) ideaRoutes(h *ideasHTTP) {
 	rt.Handle("POST /settings/tokens/{id}/revoke", sessionWrite(h.handleTokensPageRevoke))
 }
 
-// handleHome handles GET /.
+// handleHome handles GET /: the product page, or for a signed-in user
+// the way in, their ideas.
 func (s *site) handleHome(w http.ResponseWriter, r *http.Request) {
+	if _, ok := auth.UserFrom(r.Context()); ok {
+		http.Redirect(w, r, "/ideas", http.StatusSeeOther)
+		return
+	}
 	s.render.Page(w, r, http.StatusOK, "home.html", &web.Page{
 		Title:       "Ideas and a terminal, wherever you are",
 		Description: Tagline,

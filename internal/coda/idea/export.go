@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -144,7 +143,10 @@ func MarkdownFile(it Idea) string {
 // Import reads a JSON export from r and adds its ideas to the user's, in
 // one transaction: any bad idea stores nothing and is named in the error
 // (fields "ideas[3].title"). Ideas already present (same ID, or the same
-// title, body and tags) are counted as duplicates and skipped.
+// title, body and tags) are counted as duplicates and skipped. An idea
+// keeps its ID when no idea on the server has it; one whose ID another
+// account uses, or that is not a Coda ID, gets a new ID, listed in
+// NewIDs.
 func (s *Service) Import(ctx context.Context, userID string, r io.Reader) (ImportResult, error) {
 	next, err := readExport(r)
 	if err != nil {
@@ -168,7 +170,7 @@ func (s *Service) Import(ctx context.Context, userID string, r io.Reader) (Impor
 			}
 			return Idea{}, apperr.InvalidFields(fmt.Sprintf("Idea %d of the file is not valid; nothing was imported.", i+1), fields)
 		}
-		it := Idea{ID: strings.TrimSpace(e.ID), UserID: userID, Title: f.Title, Body: f.Body, Tags: f.Tags, Version: max(e.Version, 1),
+		it := Idea{ID: strings.ToLower(strings.TrimSpace(e.ID)), UserID: userID, Title: f.Title, Body: f.Body, Tags: f.Tags, Version: max(e.Version, 1),
 			CreatedAt: e.CreatedAt.UTC().Truncate(time.Microsecond), UpdatedAt: e.UpdatedAt.UTC().Truncate(time.Microsecond)}
 		if it.CreatedAt.IsZero() {
 			it.CreatedAt = now
@@ -176,25 +178,10 @@ func (s *Service) Import(ctx context.Context, userID string, r io.Reader) (Impor
 		if it.UpdatedAt.IsZero() || it.UpdatedAt.Before(it.CreatedAt) {
 			it.UpdatedAt = it.CreatedAt
 		}
-		if _, err := uuid36(it.ID); err != nil {
-			it.ID = ""
-		}
+		// The store keeps the ID if it is free and valid (ValidID), and
+		// reports the ones it could not keep.
 		return it, nil
 	})
-}
-
-// uuid36 accepts an ID that looks like ours (36 characters of hex and
-// dashes); anything else gets a new ID on import.
-func uuid36(id string) (string, error) {
-	if len(id) != 36 {
-		return "", errors.New("not an id")
-	}
-	for _, c := range id {
-		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return "", errors.New("not an id")
-		}
-	}
-	return id, nil
 }
 
 // tooBig reports a body cut off by http.MaxBytesReader, which the caller

@@ -216,9 +216,45 @@ type PurgeResult struct {
 
 // ImportResult reports an import.
 type ImportResult struct {
-	Imported   int      `json:"imported"`
-	Duplicates int      `json:"duplicates"`
-	IDs        []string `json:"-"`
+	Imported   int `json:"imported"`
+	Duplicates int `json:"duplicates"`
+	// KeptIDs counts the imported ideas that kept the ID in the file.
+	KeptIDs int `json:"keptIds"`
+	// NewIDs lists the imported ideas whose ID in the file could not be
+	// kept, with the ID each got instead (ideas without an ID in the
+	// file get a new one and are not listed).
+	NewIDs []IDChange `json:"newIds"`
+	IDs    []string   `json:"-"`
+}
+
+// IDChange is an imported idea that got a new ID.
+type IDChange struct {
+	From string `json:"from"` // the ID in the file
+	To   string `json:"to"`   // the ID it has now
+	// Reason is "taken" (another account on this server has an idea with
+	// that ID) or "invalid" (not an ID of the form Coda gives).
+	Reason string `json:"reason"`
+}
+
+// Reasons an imported idea gets a new ID.
+const (
+	IDTaken   = "taken"
+	IDInvalid = "invalid"
+)
+
+// ValidID reports whether id has the form of a Coda idea ID (a UUID in
+// lower case: 36 characters of hex digits and dashes).
+func ValidID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		dash := i == 8 || i == 13 || i == 18 || i == 23
+		if dash != (c == '-') || !dash && !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ConflictError is returned by an update based on a stale version; it

@@ -49,7 +49,22 @@ type Message struct {
 	Terminal string `json:"terminal,omitempty"` // auth (resume) and open to the browser: the resume key
 	Resumed  bool   `json:"resumed,omitempty"`  // open to the browser: same shell as before
 	Message  string `json:"message,omitempty"`  // error and exit: a human-readable reason
+	// Terminals lists, in a runner's hello, the shells it kept open from
+	// an earlier connection (a relay restart): the relay takes them back
+	// under the same IDs and resume keys.
+	Terminals []Kept `json:"terminals,omitempty"`
 }
+
+// Kept is a shell a runner kept open while it reconnected.
+type Kept struct {
+	ID       uint32 `json:"id"`
+	Terminal string `json:"terminal"` // the resume key the relay gave in open
+	Cols     int    `json:"cols,omitempty"`
+	Rows     int    `json:"rows,omitempty"`
+}
+
+// MaxKept is the most kept terminals a hello may bring back.
+const MaxKept = 256
 
 // Close codes the relay uses (4000–4999 are for applications).
 const (
@@ -57,6 +72,12 @@ const (
 	CloseReplaced = 4002 // the same runner connected again elsewhere
 	CloseOffline  = 4004 // browser: the runner is not connected
 	CloseRefused  = 4003 // browser: bad or spent ticket
+	// CloseRunnerLost tells a browser its runner's connection dropped: the
+	// runner keeps the shell and reconnects, so the browser should too.
+	CloseRunnerLost = 4005
+	// CloseRestart (1012, "service restart") tells runners and browsers
+	// the relay is shutting down gracefully: reconnect, and resume.
+	CloseRestart = 1012
 )
 
 // HeaderLen is the size of a binary frame's header on a runner connection.

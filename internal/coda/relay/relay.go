@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -76,6 +77,10 @@ type Options struct {
 	SeenEvery time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// AuthTimeout is how long a new connection has for its first message
+	// (a browser's auth, a runner's hello) before it is closed with 1008
+	// (DefaultAuthTimeout if 0).
+	AuthTimeout time.Duration
 	// Recheck makes the heartbeat check each connected runner's credential
 	// again, so a revoke made in another process (a separate relay)
 	// disconnects the runner within PingInterval.
@@ -103,6 +108,8 @@ const (
 	DefaultGrace      = 60 * time.Second
 	DefaultPing       = 20 * time.Second
 	DefaultSeenEvery  = time.Minute
+	// DefaultAuthTimeout bounds the wait for a connection's first message.
+	DefaultAuthTimeout = 10 * time.Second
 	// MaxChunk is the largest output chunk a runner sends in one frame.
 	MaxChunk = 32 << 10
 )
@@ -220,6 +227,9 @@ func New(o Options) *Relay {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
 	r := &Relay{o: o, runners: map[string]*runnerConn{}, terms: map[string]*terminal{},
 		watched: map[*websocket.Conn]struct{}{}, done: make(chan struct{})}
 	if o.Redis != nil {
@@ -251,6 +261,7 @@ func (r *Relay) Disconnect(runnerID string) {
 	r.mu.Unlock()
 	if rc != nil {
 		// The close handshake may wait on the runner: not in the caller's request.
+		rc.revoked.Store(true)
 		go func() {
 			rc.ws.Close(CloseRevoked, "runner revoked")
 			rc.cancel()
@@ -258,11 +269,14 @@ func (r *Relay) Disconnect(runnerID string) {
 	}
 }
 
-// Close disconnects everything; connections are told the relay is going
-// away, so runners reconnect to another node or after a restart. It
-// returns once the connections' goroutines are done (at most closeWait),
-// so whatever they record (terminal-close audit entries) is written
-// before the caller closes the store.
+// Close disconnects everything. Browsers and runners are told the relay
+// is restarting (close code 1012) and that alone: no terminal ends. The
+// runners keep their shells and bring them back when they reconnect (to
+// this relay after its restart, or to another node), and the browsers
+// resume them with the same resume keys.
+// Close returns once the connections' goroutines are done (at most
+// closeWait), so whatever they record (terminal-close audit entries) is
+// written before the caller closes the store.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if !r.closed {
@@ -275,11 +289,27 @@ func (r *Relay) Close() error {
 	}
 	r.mu.Unlock()
 	var wg sync.WaitGroup
+	// Browsers first, so each hears why before its runner's connection
+	// goes (which would otherwise look like the runner dropping).
+	for _, rc := range rcs {
+		wg.Go(func() { rc.suspend(CloseRestart, "server restarting") })
+	}
+	wg.Wait()
 	for _, rc := range rcs {
 		wg.Go(func() {
-			rc.ws.Close(websocket.StatusGoingAway, "relay shutting down")
+			rc.ws.Close(CloseRestart, "server restarting")
 			rc.cancel()
 		})
+	}
+	// Browsers forwarded to other nodes, and connections not yet attached.
+	r.mu.Lock()
+	rest := make([]*websocket.Conn, 0, len(r.watched))
+	for ws := range r.watched {
+		rest = append(rest, ws)
+	}
+	r.mu.Unlock()
+	for _, ws := range rest {
+		wg.Go(func() { ws.Close(CloseRestart, "server restarting") })
 	}
 	wg.Wait()
 	// Closing the runners ends their terminals; wait for those goroutines
@@ -372,6 +402,7 @@ func (r *Relay) recheck() {
 			ctx, cancel := context.WithTimeout(rc.ctx, r.o.PingInterval)
 			defer cancel()
 			if _, err := r.o.Auth.AuthenticateRunner(ctx, rc.cred); errors.Is(err, ErrRefused) {
+				rc.revoked.Store(true)
 				rc.ws.Close(CloseRevoked, "runner revoked")
 				rc.cancel()
 			}
@@ -411,6 +442,9 @@ type runnerConn struct {
 	cancel context.CancelFunc
 	cred   string
 	seen   time.Time // last reported to Auth.RunnerSeen (Relay.mu)
+	// revoked is set before the relay closes a revoked runner's
+	// connection: its terminals end, rather than wait for it to return.
+	revoked atomic.Bool
 
 	mu     sync.Mutex
 	terms  map[uint32]*terminal
@@ -432,26 +466,41 @@ func (r *Relay) HandleRunner(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	ws.SetReadLimit(MaxChunk + 1024)
+	// The hello comes first. It is read here, before the runner is listed,
+	// so that the shells it kept from an earlier connection are back under
+	// their resume keys by the time a browser can find the runner.
+	hello, err := readHello(req.Context(), ws, r.o.AuthTimeout)
+	if err != nil {
+		ws.Close(websocket.StatusPolicyViolation, "expected a hello message")
+		return
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
 	rc := &runnerConn{r: r, id: id, ws: ws, ctx: ctx, cancel: cancel, cred: cred, terms: map[uint32]*terminal{}, seen: r.o.Now()}
+	kept := rc.adopt(hello.Terminals)
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		cancel()
-		ws.Close(websocket.StatusGoingAway, "relay shutting down")
+		ws.Close(CloseRestart, "server restarting")
 		return
 	}
 	r.busy.add() // done when rc.serve returns
 	old := r.runners[id.RunnerID]
 	r.runners[id.RunnerID] = rc
+	for _, t := range kept {
+		// A key held by another runner's terminal stays with it.
+		if cur := r.terms[t.key]; cur == nil || cur.rc.id.RunnerID == id.RunnerID {
+			r.terms[t.key] = t
+		}
+	}
 	r.mu.Unlock()
 	if old != nil {
 		old.ws.Close(CloseReplaced, "runner connected again")
 		old.cancel()
 	}
 	r.announce(ctx, id.RunnerID)
-	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID)
-	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{})
+	r.o.Logger.Info("devmode runner connected", "runner", id.RunnerID, "kept_terminals", len(kept))
+	r.o.Auth.RunnerSeen(ctx, id.RunnerID, Hello{Name: hello.Name, OS: hello.OS, Arch: hello.Arch, Version: hello.Version})
 	// The connection is served by a goroutine of its own that runs only
 	// its read loop, and the handler returns: net/http then lets go of its
 	// per-connection state (buffers, request), which an idle connection
@@ -468,7 +517,15 @@ func (rc *runnerConn) serve(unwatch func()) {
 	err := rc.readLoop()
 	unwatch()
 	cancel()
-	rc.shutdown()
+	if rc.revoked.Load() {
+		rc.shutdown()
+	} else {
+		code, reason := websocket.StatusCode(CloseRunnerLost), "runner reconnecting"
+		if r.isClosed() {
+			code, reason = CloseRestart, "server restarting"
+		}
+		rc.suspend(code, reason)
+	}
 	r.mu.Lock()
 	last := r.runners[id.RunnerID] == rc
 	if last {
@@ -614,18 +671,90 @@ func (rc *runnerConn) input(id uint32, p []byte) error {
 	return rc.ws.Write(rc.ctx, websocket.MessageBinary, EncodeFrame(id, p))
 }
 
-// shutdown ends every terminal of a runner that went away.
+// shutdown ends every terminal of a revoked runner.
 func (rc *runnerConn) shutdown() {
+	for _, t := range rc.stop() {
+		t.push(item{exit: IntPtr(-1), msg: "the runner was revoked"})
+	}
+}
+
+// stop marks the connection done and returns its terminals.
+func (rc *runnerConn) stop() []*terminal {
 	rc.mu.Lock()
+	defer rc.mu.Unlock()
 	rc.done = true
 	terms := make([]*terminal, 0, len(rc.terms))
 	for _, t := range rc.terms {
 		terms = append(terms, t)
 	}
-	rc.mu.Unlock()
+	return terms
+}
+
+// suspend lets go of the terminals of a runner whose connection ended
+// (or is about to, when the relay shuts down) without ending them: the
+// runner keeps its shells and brings them back in the hello of its next
+// connection, so the relay forgets them and closes their browsers with
+// code, which tells them to reconnect and resume.
+func (rc *runnerConn) suspend(code websocket.StatusCode, reason string) {
+	terms := rc.stop()
+	var wg sync.WaitGroup
 	for _, t := range terms {
-		t.push(item{exit: IntPtr(-1), msg: "the runner disconnected"})
+		for _, b := range t.suspend() {
+			wg.Go(func() { b.ws.Close(code, reason) })
+		}
+		rc.r.mu.Lock()
+		if rc.r.terms[t.key] == t {
+			delete(rc.r.terms, t.key)
+		}
+		rc.r.mu.Unlock()
 	}
+	wg.Wait()
+}
+
+// adopt makes terminals for the shells a runner kept (from its hello).
+func (rc *runnerConn) adopt(kept []Kept) []*terminal {
+	if len(kept) > MaxKept {
+		kept = kept[:MaxKept]
+	}
+	ts := make([]*terminal, 0, len(kept))
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, k := range kept {
+		if k.ID == 0 || len(k.Terminal) < 16 || len(k.Terminal) > 64 || rc.terms[k.ID] != nil {
+			continue
+		}
+		t := &terminal{
+			rc: rc, id: k.ID, key: k.Terminal,
+			ring: ring{max: rc.r.o.Scrollback}, limit: rc.r.o.Window + MaxChunk,
+		}
+		// Detached until its browser comes back, for the grace period.
+		t.timer = time.AfterFunc(rc.r.o.Grace, t.expire)
+		rc.terms[t.id] = t
+		rc.nextID = max(rc.nextID, t.id)
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// readHello reads a runner's first message, which must be its hello.
+func readHello(ctx context.Context, ws *websocket.Conn, timeout time.Duration) (Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		return Message{}, err
+	}
+	var m Message
+	if typ != websocket.MessageText || json.Unmarshal(b, &m) != nil || m.Type != TypeHello {
+		return Message{}, errors.New("relay: the first message is not a hello")
+	}
+	return m, nil
+}
+
+func (r *Relay) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
 }
 
 // openTerminal asks the runner for a new shell.
@@ -645,7 +774,7 @@ func (rc *runnerConn) openTerminal(cols, rows int) (*terminal, error) {
 	rc.r.mu.Lock()
 	rc.r.terms[t.key] = t
 	rc.r.mu.Unlock()
-	if err := rc.send(Message{Type: TypeOpen, ID: t.id, Cols: cols, Rows: rows, Window: rc.r.o.Window}); err != nil {
+	if err := rc.send(Message{Type: TypeOpen, ID: t.id, Terminal: t.key, Cols: cols, Rows: rows, Window: rc.r.o.Window}); err != nil {
 		t.push(item{exit: IntPtr(-1), msg: "the runner did not answer"})
 		return t, err
 	}

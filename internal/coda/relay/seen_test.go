@@ -30,10 +30,10 @@ func TestRunnerSeenWhileConnected(t *testing.T) {
 	// The heartbeat never fires by itself here: the test runs its step.
 	e := relaytest.Start(t, relay.Options{Now: clk.Now, SeenEvery: time.Minute, PingInterval: time.Hour})
 	e.StartRunner("r1")
-	// Connect, then the runner's hello.
+	// The connection is recorded once, with the runner's hello.
 	relaytest.Wait(t, "the runner's hello", func() bool {
 		s := e.Auth.Seen("r1")
-		return len(s) == 2 && s[1].Name == "r1"
+		return len(s) == 1 && s[0].Name == "r1"
 	})
 
 	steps := []struct {
@@ -41,11 +41,11 @@ func TestRunnerSeenWhileConnected(t *testing.T) {
 		advance time.Duration
 		want    int
 	}{
-		{"within the minute", 59 * time.Second, 2},
-		{"a minute after connecting", time.Second, 3},
-		{"again too soon", 30 * time.Second, 3},
-		{"a minute later", 30 * time.Second, 4},
-		{"long idle", 10 * time.Minute, 5},
+		{"within the minute", 59 * time.Second, 1},
+		{"a minute after connecting", time.Second, 2},
+		{"again too soon", 30 * time.Second, 2},
+		{"a minute later", 30 * time.Second, 3},
+		{"long idle", 10 * time.Minute, 4},
 	}
 	for _, st := range steps {
 		clk.Add(st.advance)
@@ -54,7 +54,7 @@ func TestRunnerSeenWhileConnected(t *testing.T) {
 			t.Fatalf("%s: got %d RunnerSeen calls, want %d", st.name, got, st.want)
 		}
 	}
-	if h := e.Auth.Seen("r1")[4]; h != (relay.Hello{}) {
+	if h := e.Auth.Seen("r1")[3]; h != (relay.Hello{}) {
 		t.Fatalf("a periodic report carried %+v, want an empty Hello (last seen only)", h)
 	}
 }

@@ -161,9 +161,37 @@ func (t *terminal) end(b *browserConn, code int, msg string) {
 	delete(rc.terms, t.id)
 	rc.mu.Unlock()
 	rc.r.mu.Lock()
-	delete(rc.r.terms, t.key)
+	if rc.r.terms[t.key] == t {
+		delete(rc.r.terms, t.key)
+	}
 	rc.r.mu.Unlock()
 	rc.r.o.Auth.Event(context.WithoutCancel(rc.ctx), Event{Action: "devmode.terminal.close", Identity: rc.id, Terminal: t.key})
+}
+
+// suspend forgets the terminal without ending it (its runner went away
+// and keeps the shell) and returns the browsers to tell.
+func (t *terminal) suspend() []*browserConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return nil
+	}
+	t.ended = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	for _, it := range t.queue {
+		it.release()
+	}
+	t.queue, t.queued = nil, 0
+	var bs []*browserConn
+	for _, b := range []*browserConn{t.browser, t.pending} {
+		if b != nil {
+			bs = append(bs, b)
+		}
+	}
+	t.browser, t.pending = nil, nil
+	return bs
 }
 
 // detach lets browser b go; the shell stays for the grace period.
@@ -262,9 +290,14 @@ func (r *Relay) HandleTerminal(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 
-	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-	typ, raw, err := ws.Read(actx)
-	acancel()
+	// A read whose context ends closes the connection at once, without a
+	// close frame; the timer instead closes it with 1008 and a reason,
+	// which ends the read.
+	timer := time.AfterFunc(r.o.AuthTimeout, func() { ws.Close(websocket.StatusPolicyViolation, "auth timeout") })
+	typ, raw, err := ws.Read(ctx)
+	if !timer.Stop() {
+		return // closed by the timer
+	}
 	var auth Message
 	if err != nil || typ != websocket.MessageText || json.Unmarshal(raw, &auth) != nil || auth.Type != TypeAuth {
 		ws.Close(websocket.StatusPolicyViolation, "expected an auth message")

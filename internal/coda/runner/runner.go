@@ -6,6 +6,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,9 +49,21 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the reconnect delay (with jitter);
 	// defaults 500 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// Grace is how long a shell stays open while the runner has no
+	// connection to the relay (a relay restart, a network drop): when the
+	// runner is back in time it hands the shell, with its recent output,
+	// to the relay again (DefaultGrace if 0).
+	Grace time.Duration
 	// OnConnect, if set, is called each time a connection is established.
 	OnConnect func()
 }
+
+// DefaultGrace is how long shells outlive the runner's connection.
+const DefaultGrace = 5 * time.Minute
+
+// scrollback is how much recent output the runner keeps per shell, to
+// hand the relay again after a reconnect (the relay's own scrollback).
+const scrollback = relay.DefaultScrollback
 
 // Run serves terminals until ctx ends, reconnecting with backoff and
 // jitter whenever the relay goes away. It returns ErrRevoked if the
@@ -64,15 +78,21 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
 	if o.Name == "" {
 		o.Name, _ = os.Hostname()
 	}
 	if o.Config.RelayURL == "" || o.Config.Credential == "" {
 		return errors.New("runner: not paired; run `coda-runner pair --server URL` first")
 	}
+	sh := &shells{o: o, terms: map[uint32]*term{}}
+	// The shells end with Run, whatever the connection.
+	defer sh.killAll()
 	backoff := o.MinBackoff
 	for {
-		connected, err := session(ctx, o)
+		connected, err := sh.session(ctx)
 		if errors.Is(err, ErrRevoked) {
 			return err
 		}
@@ -94,17 +114,33 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-// conn is one connection to the relay and its terminals.
-type conn struct {
+// shells are the runner's terminals, which outlive a connection.
+type shells struct {
 	o     Options
-	ws    *websocket.Conn
-	ctx   context.Context
 	mu    sync.Mutex
 	terms map[uint32]*term
 }
 
+// conn is one connection to the relay.
+type conn struct {
+	sh    *shells
+	o     Options
+	ws    *websocket.Conn
+	ctx   context.Context
+	start time.Time
+}
+
+// steadyConn is how long a connection must last for its end to start a
+// shell's grace period afresh; a relay that takes the runner and drops it
+// at once (a node shutting down) does not keep shells alive forever.
+const steadyConn = 10 * time.Second
+
 // session runs one connection; connected reports whether it got through.
-func session(ctx context.Context, o Options) (connected bool, err error) {
+// The shells kept from an earlier connection are announced in the hello
+// and re-attached to this one; when it ends they are detached again and
+// wait (for Options.Grace) for the next.
+func (sh *shells) session(ctx context.Context) (connected bool, err error) {
+	o := sh.o
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	ws, resp, err := websocket.Dial(dctx, o.Config.RelayURL, &websocket.DialOptions{
 		HTTPHeader:      http.Header{"Authorization": {"Bearer " + o.Config.Credential}, "User-Agent": {userAgent(o.Version)}},
@@ -121,12 +157,26 @@ func session(ctx context.Context, o Options) (connected bool, err error) {
 	ws.SetReadLimit(1 << 20)
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	c := &conn{o: o, ws: ws, ctx: cctx, terms: map[uint32]*term{}}
-	defer c.closeAll()
-	if err := c.send(relay.Message{Type: relay.TypeHello, Name: o.Name, OS: runtime.GOOS, Arch: runtime.GOARCH, Version: o.Version}); err != nil {
+	c := &conn{sh: sh, o: o, ws: ws, ctx: cctx, start: time.Now()}
+	kept := sh.live()
+	hello := relay.Message{Type: relay.TypeHello, Name: o.Name, OS: runtime.GOOS, Arch: runtime.GOARCH, Version: o.Version}
+	for _, t := range kept {
+		hello.Terminals = append(hello.Terminals, t.kept())
+	}
+	if err := c.send(hello); err != nil {
 		return false, err
 	}
-	o.Logger.Info("connected to the relay", "relay", o.Config.RelayURL)
+	for _, t := range kept {
+		t.attach(c)
+	}
+	defer func() {
+		if errors.Is(err, ErrRevoked) {
+			sh.killAll()
+			return
+		}
+		sh.detach(c)
+	}()
+	o.Logger.Info("connected to the relay", "relay", o.Config.RelayURL, "kept_terminals", len(kept))
 	if o.OnConnect != nil {
 		o.OnConnect()
 	}
@@ -143,7 +193,7 @@ func session(ctx context.Context, o Options) (connected bool, err error) {
 			if err != nil {
 				return true, err
 			}
-			if t := c.term(id); t != nil {
+			if t := sh.term(id); t != nil {
 				t.input(p)
 			}
 			continue
@@ -156,16 +206,16 @@ func session(ctx context.Context, o Options) (connected bool, err error) {
 		case relay.TypeOpen:
 			c.open(m)
 		case relay.TypeResize:
-			if t := c.term(m.ID); t != nil {
-				_ = pty.Setsize(t.pty, &pty.Winsize{Cols: uint16(m.Cols), Rows: uint16(m.Rows)})
+			if t := sh.term(m.ID); t != nil {
+				t.resize(m.Cols, m.Rows)
 			}
 		case relay.TypeClose:
-			if t := c.term(m.ID); t != nil {
+			if t := sh.term(m.ID); t != nil {
 				t.kill()
 			}
 		case relay.TypeAck:
-			if t := c.term(m.ID); t != nil {
-				t.credit(m.N)
+			if t := sh.term(m.ID); t != nil {
+				t.credit(c, m.N)
 			}
 		case relay.TypePing:
 			_ = c.send(relay.Message{Type: relay.TypePong})
@@ -180,21 +230,34 @@ func (c *conn) send(m relay.Message) error {
 	return c.ws.Write(ctx, websocket.MessageText, b)
 }
 
-func (c *conn) term(id uint32) *term {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.terms[id]
+func (sh *shells) term(id uint32) *term {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.terms[id]
 }
 
-func (c *conn) closeAll() {
-	c.mu.Lock()
-	ts := make([]*term, 0, len(c.terms))
-	for _, t := range c.terms {
+// live returns the shells still running, by ID.
+func (sh *shells) live() []*term {
+	sh.mu.Lock()
+	ts := make([]*term, 0, len(sh.terms))
+	for _, t := range sh.terms {
 		ts = append(ts, t)
 	}
-	c.mu.Unlock()
-	for _, t := range ts {
+	sh.mu.Unlock()
+	slices.SortFunc(ts, func(a, b *term) int { return cmp.Compare(a.id, b.id) })
+	return ts
+}
+
+func (sh *shells) killAll() {
+	for _, t := range sh.live() {
 		t.kill()
+	}
+}
+
+// detach lets every shell attached to c wait for the next connection.
+func (sh *shells) detach(c *conn) {
+	for _, t := range sh.live() {
+		t.detach(c)
 	}
 }
 
@@ -224,6 +287,9 @@ func (o Options) shellCommand() *exec.Cmd {
 
 // open starts a shell in a PTY for terminal m.ID.
 func (c *conn) open(m relay.Message) {
+	if c.sh.term(m.ID) != nil {
+		return // the relay reuses no ID; a duplicate open is ignored
+	}
 	window := m.Window
 	if window <= 0 {
 		window = relay.DefaultWindow
@@ -236,37 +302,149 @@ func (c *conn) open(m relay.Message) {
 		_ = c.send(relay.Message{Type: relay.TypeExit, ID: m.ID, Code: relay.IntPtr(-1), Message: "cannot start a shell"})
 		return
 	}
-	t := &term{c: c, id: m.ID, pty: f, cmd: cmd, avail: window, in: make(chan []byte, 256), done: make(chan struct{})}
+	t := &term{sh: c.sh, c: c, id: m.ID, key: m.Terminal, pty: f, cmd: cmd, window: window, avail: window,
+		cols: m.Cols, rows: m.Rows, ring: ring{max: scrollback},
+		in: make(chan []byte, 256), done: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
-	c.mu.Lock()
-	c.terms[m.ID] = t
-	c.mu.Unlock()
+	c.sh.mu.Lock()
+	c.sh.terms[m.ID] = t
+	c.sh.mu.Unlock()
 	go t.writeInput()
 	go t.readOutput()
 }
 
 // term is one shell.
 type term struct {
-	c    *conn
-	id   uint32
-	pty  *os.File
-	cmd  *exec.Cmd
-	in   chan []byte
-	done chan struct{}
+	sh     *shells
+	id     uint32
+	key    string // the relay's resume key, announced again on reconnect
+	pty    *os.File
+	cmd    *exec.Cmd
+	window int
+	in     chan []byte
+	done   chan struct{}
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	avail  int // credit: bytes the relay will accept
-	killed bool
-	once   sync.Once
+	mu         sync.Mutex
+	cond       *sync.Cond
+	c          *conn // the connection output goes to; nil while detached
+	avail      int   // credit: bytes the relay will accept on c
+	cols, rows int
+	ring       ring   // recent output, handed to the relay after a reconnect
+	replay     []byte // what of the ring is still to send on c
+	replaying  bool   // sendReplay runs; new output waits for it
+	grace      *time.Timer
+	lostAt     time.Time // when the grace period began
+	killed     bool
+	once       sync.Once
 }
 
-// credit returns n bytes of window.
-func (t *term) credit(n int) {
+// credit returns n bytes of window on connection c.
+func (t *term) credit(c *conn, n int) {
 	t.mu.Lock()
-	t.avail += n
+	if t.c == c {
+		t.avail += n
+	}
 	t.mu.Unlock()
-	t.cond.Signal()
+	t.cond.Broadcast() // the output loop, and a replay in progress
+}
+
+func (t *term) resize(cols, rows int) {
+	t.mu.Lock()
+	t.cols, t.rows = cols, rows
+	t.mu.Unlock()
+	_ = pty.Setsize(t.pty, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+}
+
+// kept describes the shell for a hello.
+func (t *term) kept() relay.Kept {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return relay.Kept{ID: t.id, Terminal: t.key, Cols: t.cols, Rows: t.rows}
+}
+
+// attach sends the shell's output to c from now on, starting with its
+// recent output (the new relay connection's scrollback) and a full window.
+func (t *term) attach(c *conn) {
+	t.mu.Lock()
+	if t.grace != nil {
+		t.grace.Stop()
+		t.grace = nil
+	}
+	t.c, t.avail, t.replay = c, t.window, nil
+	t.queueReplay(t.ring.bytes())
+	t.mu.Unlock()
+	t.cond.Broadcast()
+}
+
+// queueReplay adds p to what goes to t.c before any new output, and
+// starts sending it (t.mu held). It does not wait for the output loop,
+// which may sit in a read of an idle shell.
+func (t *term) queueReplay(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	t.replay = append(t.replay, p...)
+	if !t.replaying {
+		t.replaying = true
+		go t.sendReplay(t.c)
+	}
+}
+
+// sendReplay sends the queued replay on c within the credit window; the
+// output loop holds new output back until it is done.
+func (t *term) sendReplay(c *conn) {
+	frame := make([]byte, relay.HeaderLen+relay.MaxChunk)
+	relay.PutFrameID(frame, t.id)
+	for {
+		t.mu.Lock()
+		for t.c == c && t.avail <= 0 && !t.killed {
+			t.cond.Wait()
+		}
+		if t.c != c || t.killed || len(t.replay) == 0 {
+			if t.c == c {
+				t.replay = nil
+			}
+			t.replaying = false
+			t.mu.Unlock()
+			t.cond.Broadcast()
+			return
+		}
+		k := copy(frame[relay.HeaderLen:relay.HeaderLen+min(t.avail, relay.MaxChunk)], t.replay)
+		t.replay = t.replay[k:]
+		t.avail -= k
+		t.mu.Unlock()
+		if c.ws.Write(c.ctx, websocket.MessageBinary, frame[:relay.HeaderLen+k]) != nil {
+			t.mu.Lock()
+			t.replaying = false
+			t.mu.Unlock()
+			t.cond.Broadcast()
+			return
+		}
+	}
+}
+
+// detach stops output to c (its connection ended); the shell waits for
+// the next connection for the grace period, then is hung up.
+func (t *term) detach(c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c != c || t.killed {
+		return
+	}
+	t.c, t.avail, t.replay = nil, 0, nil
+	t.cond.Broadcast() // a replay in progress stops
+	if t.lostAt.IsZero() || time.Since(c.start) >= steadyConn {
+		t.lostAt = time.Now()
+	}
+	t.grace = time.AfterFunc(t.sh.o.Grace-time.Since(t.lostAt), func() {
+		t.mu.Lock()
+		gone := t.c == nil
+		t.mu.Unlock()
+		if gone {
+			t.sh.o.Logger.Info("shell hung up: the relay did not come back in time", "terminal", t.id)
+			t.kill()
+		}
+	})
 }
 
 // input queues keystrokes for the PTY without blocking the connection; a
@@ -277,7 +455,7 @@ func (t *term) input(p []byte) {
 	case t.in <- p:
 	case <-t.done:
 	default:
-		t.c.o.Logger.Warn("terminal input overflow; dropped", "terminal", t.id, "bytes", len(p))
+		t.sh.o.Logger.Warn("terminal input overflow; dropped", "terminal", t.id, "bytes", len(p))
 	}
 }
 
@@ -298,53 +476,70 @@ func (t *term) writeInput() {
 // the exit status. Reading the PTY and writing the connection overlap: while
 // one frame is being sent, the next is read, so the program writing the
 // output is not held up by the connection (the PTY's kernel buffer is
-// only a few KiB).
+// only a few KiB). While the shell has no connection nothing is read: the
+// program blocks on a full PTY buffer until the runner is back.
 func (t *term) readOutput() {
 	const inFlight = 2 // frames read ahead of the one being sent
+	type frame struct {
+		c *conn
+		b []byte
+	}
 	free := make(chan []byte, inFlight+1)
 	for range inFlight + 1 {
 		free <- make([]byte, relay.HeaderLen+relay.MaxChunk)
 	}
-	frames := make(chan []byte, inFlight)
+	frames := make(chan frame, inFlight)
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
-		failed := false
 		for f := range frames {
-			if !failed && t.c.ws.Write(t.c.ctx, websocket.MessageBinary, f) != nil {
-				failed = true
-				t.kill() // the reader's next read fails
-			}
-			free <- f[:cap(f)]
+			// A failed write means the connection is gone: the session
+			// detaches the shell, and the bytes are in the ring, which
+			// goes to the next connection.
+			_ = f.c.ws.Write(f.c.ctx, websocket.MessageBinary, f.b)
+			free <- f.b[:cap(f.b)]
 		}
 	}()
 	for {
+		buf := <-free
 		t.mu.Lock()
-		for t.avail <= 0 && !t.killed && t.c.ctx.Err() == nil {
+		for (t.c == nil || t.avail <= 0 || t.replaying) && !t.killed {
 			t.cond.Wait()
 		}
-		n := min(t.avail, relay.MaxChunk)
-		stop := t.killed || t.c.ctx.Err() != nil
-		t.mu.Unlock()
-		if stop {
+		if t.killed {
+			t.mu.Unlock()
+			free <- buf
 			break
 		}
-		frame := <-free
-		relay.PutFrameID(frame, t.id)
-		buf := frame[relay.HeaderLen:]
+		c, n := t.c, min(t.avail, relay.MaxChunk)
+		t.mu.Unlock()
+		relay.PutFrameID(buf, t.id)
+		out := buf[relay.HeaderLen:]
 		// Only as much as the window allows is read; the rest waits in the
 		// kernel's PTY buffer, which blocks the program when full.
-		k, err := t.pty.Read(buf[:n])
+		k, err := t.pty.Read(out[:n])
 		if err == nil && k >= bulkRead && k < n {
-			k, err = t.coalesce(buf[:n], k)
+			k, err = t.coalesce(out[:n], k)
 		}
+		send := false
 		if k > 0 {
 			t.mu.Lock()
-			t.avail -= k
+			t.ring.write(out[:k])
+			switch {
+			case t.c == c && !t.replaying:
+				t.avail -= k
+				send = true
+			case t.c != nil:
+				// The connection changed during the read: the new one
+				// gets these bytes after the replay it is owed.
+				t.queueReplay(out[:k])
+			}
 			t.mu.Unlock()
-			frames <- frame[:relay.HeaderLen+k]
+		}
+		if send {
+			frames <- frame{c, buf[:relay.HeaderLen+k]}
 		} else {
-			free <- frame
+			free <- buf
 		}
 		if err != nil {
 			break // EIO once the shell and its children closed the terminal
@@ -371,10 +566,15 @@ func (t *term) readOutput() {
 		code = ee.ExitCode()
 	}
 	close(t.done)
-	t.c.mu.Lock()
-	delete(t.c.terms, t.id)
-	t.c.mu.Unlock()
-	_ = t.c.send(relay.Message{Type: relay.TypeExit, ID: t.id, Code: &code})
+	t.sh.mu.Lock()
+	delete(t.sh.terms, t.id)
+	t.sh.mu.Unlock()
+	t.mu.Lock()
+	c := t.c
+	t.mu.Unlock()
+	if c != nil {
+		_ = c.send(relay.Message{Type: relay.TypeExit, ID: t.id, Code: &code})
+	}
 }
 
 // bulkRead is a PTY read size that means output is streaming: the kernel
@@ -412,6 +612,9 @@ func (t *term) kill() {
 	t.once.Do(func() {
 		t.mu.Lock()
 		t.killed = true
+		if t.grace != nil {
+			t.grace.Stop()
+		}
 		t.mu.Unlock()
 		t.cond.Broadcast()
 		_ = t.pty.Close()
@@ -428,4 +631,41 @@ func userAgent(version string) string {
 		version = "dev"
 	}
 	return "coda-runner/" + version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
+
+// ring keeps the last max bytes of a shell's output.
+type ring struct {
+	max  int
+	buf  []byte
+	pos  int
+	full bool
+}
+
+func (g *ring) write(p []byte) {
+	if len(p) >= g.max {
+		g.buf = append(g.buf[:0], p[len(p)-g.max:]...)
+		g.pos, g.full = 0, true
+		return
+	}
+	if !g.full {
+		if len(g.buf)+len(p) <= g.max {
+			g.buf = append(g.buf, p...)
+			return
+		}
+		nb := make([]byte, g.max)
+		copy(nb, g.buf)
+		g.pos, g.buf, g.full = len(g.buf), nb, true
+	}
+	n := copy(g.buf[g.pos:], p)
+	copy(g.buf, p[n:])
+	g.pos = (g.pos + len(p)) % g.max
+}
+
+func (g *ring) bytes() []byte {
+	if !g.full {
+		return append([]byte(nil), g.buf...)
+	}
+	out := make([]byte, 0, g.max)
+	out = append(out, g.buf[g.pos:]...)
+	return append(out, g.buf[:g.pos]...)
 }

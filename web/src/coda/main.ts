@@ -5,7 +5,11 @@ import "./coda.css";
 import { enhance } from "../shared/enhance";
 import { initList } from "./ideas/list";
 import { initEditor } from "./ideas/editor";
+import { initCopy } from "./copy";
+import { initTasks } from "./ideas/tasks";
 
 enhance();
 initList();
 initEditor();
+initCopy();
+initTasks();

@@ -53,6 +53,9 @@ if (el) {
   let ended = false;
   let backoff = 500;
   let lastPong = Date.now();
+  // Why the page is reconnecting, kept through failed attempts (a ticket
+  // request that fails while Coda restarts, a runner not back yet).
+  let reason = "Reconnecting…";
 
   const send = (data: string | Uint8Array) => {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
@@ -105,7 +108,7 @@ if (el) {
       if (!r.ok) throw new Error(`ticket: ${r.status}`);
       ticket = await r.json();
     } catch {
-      retry("Reconnecting…");
+      retry(reason);
       return;
     }
     const sock = new WebSocket(ticket.relay_url);
@@ -136,7 +139,8 @@ if (el) {
           resumeKey = m.terminal ?? "";
           sessionStorage.setItem(keyName, resumeKey);
           backoff = 500;
-          setState("open", "Connected");
+          reason = "Reconnecting…";
+          setState("open", m.resumed ? "Connected (resumed)" : "Connected");
           sendControl({ type: "resize", cols: term.cols, rows: term.rows });
           term.focus();
           break;
@@ -154,11 +158,20 @@ if (el) {
       if (ws !== sock) return;
       ws = null;
       if (ended) return;
-      if (ev.code === 4004) {
-        retry("The runner is offline. Retrying…");
-        return;
+      // Close codes: docs/devmode-protocol.md. The shell lives on the
+      // runner, which keeps it through a restart of the server or a drop
+      // of its own connection: the page comes back to it.
+      if (ev.code === 1012) {
+        reason = "The server restarted. Reconnecting…";
+      } else if (ev.code === 4005) {
+        reason = "The runner lost its connection. Reconnecting…";
+      } else if (ev.code === 4004) {
+        // After a restart the runner may not be back yet.
+        if (!resumeKey || reason === "Reconnecting…") reason = "The runner is offline. Retrying…";
+      } else {
+        reason = "Reconnecting…";
       }
-      retry("Reconnecting…");
+      retry(reason);
     };
   }
 

@@ -612,7 +612,15 @@ func (s *Store) Import(ctx context.Context, userID string, next func() (idea.Ide
 			if err != nil {
 				return err
 			}
-			if it.ID != "" {
+			// An ID is kept when it is valid and no idea on the server has
+			// it; the user's own (live or recently deleted) is the same
+			// idea, a duplicate.
+			from, reason := it.ID, ""
+			switch {
+			case it.ID == "":
+			case !idea.ValidID(it.ID):
+				it.ID, reason = "", idea.IDInvalid
+			default:
 				var owner string
 				err := tx.QueryRow(ctx, `SELECT user_id FROM ideas WHERE id = ?`, it.ID).Scan(&owner)
 				switch {
@@ -620,7 +628,7 @@ func (s *Store) Import(ctx context.Context, userID string, next func() (idea.Ide
 					res.Duplicates++
 					continue
 				case err == nil:
-					it.ID = ""
+					it.ID, reason = "", idea.IDTaken
 				case !errors.Is(err, sql.ErrNoRows):
 					return fmt.Errorf("import: %w", err)
 				}
@@ -635,7 +643,13 @@ func (s *Store) Import(ctx context.Context, userID string, next func() (idea.Ide
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("import: %w", err)
 			}
-			if it.ID == "" {
+			switch {
+			case it.ID != "":
+				res.KeptIDs++
+			case reason != "":
+				it.ID = idea.NewID()
+				res.NewIDs = append(res.NewIDs, idea.IDChange{From: from, To: it.ID, Reason: reason})
+			default:
 				it.ID = idea.NewID()
 			}
 			it.UserID = userID
@@ -648,6 +662,9 @@ func (s *Store) Import(ctx context.Context, userID string, next func() (idea.Ide
 	})
 	if err != nil {
 		return idea.ImportResult{}, err
+	}
+	if res.NewIDs == nil {
+		res.NewIDs = []idea.IDChange{}
 	}
 	return res, nil
 }

@@ -519,3 +519,54 @@ func TestConcurrentCreates(t *testing.T) {
 		}
 	}, migrations)
 }
+
+// TestImportKeepsFreeIDs: an imported idea keeps its ID when no idea on
+// the server has it (in upper case too); one another account holds, or
+// one that is not a Coda ID, gets a new ID and is reported with both.
+func TestImportKeepsFreeIDs(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		addUser(t, db, "cy")
+		ctx := context.Background()
+		held := create(t, e, "ada", "Ada's own", "")
+		gone := create(t, e, "cy", "Deleted by Cy", "")
+		if _, err := e.svc.Delete(ctx, "cy", gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		free, upper := idea.NewID(), idea.NewID()
+		file := fmt.Sprintf(`{"format":"coda.ideas","version":1,"ideas":[
+			{"id":%q,"title":"Free"},
+			{"id":%q,"title":"Upper case"},
+			{"id":%q,"title":"Held by Ada"},
+			{"id":%q,"title":"Held by Cy, deleted"},
+			{"id":"not-an-id","title":"Made up"},
+			{"title":"No ID"}]}`, free, strings.ToUpper(upper), held.ID, gone.ID)
+		res, err := e.svc.Import(ctx, "bob", strings.NewReader(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Imported != 6 || res.KeptIDs != 2 || len(res.NewIDs) != 3 {
+			t.Fatalf("got %+v, want 6 imported, 2 kept, 3 with new IDs", res)
+		}
+		for _, id := range []string{free, upper} {
+			if it, err := e.svc.Get(ctx, "bob", id); err != nil {
+				t.Fatalf("kept ID %s: %v (%+v)", id, err, it)
+			}
+		}
+		want := []idea.IDChange{{From: held.ID, Reason: idea.IDTaken}, {From: gone.ID, Reason: idea.IDTaken}, {From: "not-an-id", Reason: idea.IDInvalid}}
+		for i, w := range want {
+			got := res.NewIDs[i]
+			if got.From != w.From || got.Reason != w.Reason || !idea.ValidID(got.To) || got.To == got.From {
+				t.Errorf("newIds[%d]: got %+v, want from %s (%s) to a new ID", i, got, w.From, w.Reason)
+			}
+			if _, err := e.svc.Get(ctx, "bob", got.To); err != nil {
+				t.Errorf("new ID %s: %v", got.To, err)
+			}
+		}
+		// Ada's idea is untouched and still hers.
+		if it, err := e.svc.Get(ctx, "ada", held.ID); err != nil || it.Title != "Ada's own" {
+			t.Fatalf("Ada's idea: %+v, %v", it, err)
+		}
+	}, migrations)
+}

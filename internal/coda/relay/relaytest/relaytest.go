@@ -87,23 +87,47 @@ func (a *Auth) Ticket(runnerID string) string {
 // Env is a relay on a loopback HTTP server.
 type Env struct {
 	TB     testing.TB
-	Relay  *relay.Relay
+	Relay  *relay.Relay // the current relay (Restart replaces it)
 	Auth   *Auth
 	Server *httptest.Server
+
+	o  relay.Options
+	mu sync.Mutex
 }
 
 // Start starts a relay with o (Auth is filled in).
 func Start(tb testing.TB, o relay.Options) *Env {
 	a := &Auth{}
 	o.Auth = a
-	r := relay.New(o)
+	e := &Env{TB: tb, Auth: a, o: o, Relay: relay.New(o)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /runner", r.HandleRunner)
-	mux.HandleFunc("GET /terminal", r.HandleTerminal)
-	srv := httptest.NewServer(mux)
-	tb.Cleanup(func() { r.Close(); srv.Close() })
-	return &Env{TB: tb, Relay: r, Auth: a, Server: srv}
+	mux.HandleFunc("GET /runner", func(w http.ResponseWriter, r *http.Request) { e.current().HandleRunner(w, r) })
+	mux.HandleFunc("GET /terminal", func(w http.ResponseWriter, r *http.Request) { e.current().HandleTerminal(w, r) })
+	e.Server = httptest.NewServer(mux)
+	tb.Cleanup(func() { e.current().Close(); e.Server.Close() })
+	return e
 }
+
+func (e *Env) current() *relay.Relay {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.Relay
+}
+
+// Restart closes the relay, as a graceful shutdown does, and puts a new
+// one with the same options at the same address: a relay restart.
+func (e *Env) Restart() {
+	e.mu.Lock()
+	old := e.Relay
+	e.mu.Unlock()
+	old.Close()
+	e.mu.Lock()
+	e.Relay = relay.New(e.o)
+	e.mu.Unlock()
+}
+
+// URL is the WebSocket URL of path ("/runner", "/terminal").
+func (e *Env) URL(path string) string { return e.wsURL(path) }
 
 func (e *Env) wsURL(path string) string {
 	return "ws" + strings.TrimPrefix(e.Server.URL, "http") + path
@@ -111,16 +135,23 @@ func (e *Env) wsURL(path string) string {
 
 // StartRunner runs a runner with id until the test ends and waits until
 // the relay sees it.
-func (e *Env) StartRunner(id string) {
+func (e *Env) StartRunner(id string) { e.StartRunnerWith(id, nil) }
+
+// StartRunnerWith is StartRunner with options changed by edit (if not nil).
+func (e *Env) StartRunnerWith(id string, edit func(*runner.Options)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	o := runner.Options{
+		Config: runner.Config{RelayURL: e.wsURL("/runner"), Credential: "cred-" + id},
+		Name:   id, Shell: "/bin/sh", Env: []string{"PS1=$ ", "ENV="},
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	}
+	if edit != nil {
+		edit(&o)
+	}
 	go func() {
 		defer close(done)
-		_ = runner.Run(ctx, runner.Options{
-			Config: runner.Config{RelayURL: e.wsURL("/runner"), Credential: "cred-" + id},
-			Name:   id, Shell: "/bin/sh", Env: []string{"PS1=$ ", "ENV="},
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		})
+		_ = runner.Run(ctx, o)
 	}()
 	e.TB.Cleanup(func() { cancel(); <-done })
 	Wait(e.TB, "runner "+id+" online", func() bool { return e.Relay.Online(id) })
@@ -151,11 +182,33 @@ type Term struct {
 	notify  chan struct{}
 	noRead  bool
 	started bool
+	closed  error // why the connection ended, once done is closed
+	open    relay.Message
+}
+
+// Opened is the relay's open message (Resumed tells a resume).
+func (t *Term) Opened() relay.Message { return t.open }
+
+// Done is closed when the connection has ended.
+func (t *Term) Done() <-chan struct{} { return t.done }
+
+// CloseStatus is the close code the relay ended the connection with
+// (once Done is closed), or -1.
+func (t *Term) CloseStatus() websocket.StatusCode {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return websocket.CloseStatus(t.closed)
 }
 
 // Open connects a browser to a new terminal on runnerID. With read false
 // nothing is read until Read is called: a stalled browser.
 func (e *Env) Open(runnerID string, read bool) (*Term, error) {
+	return e.Resume(runnerID, "", read)
+}
+
+// Resume connects a browser to terminal key (its resume key) on runnerID,
+// or to a new terminal when key is "" or no longer known.
+func (e *Env) Resume(runnerID, key string, read bool) (*Term, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, e.wsURL("/terminal"), nil)
@@ -163,7 +216,7 @@ func (e *Env) Open(runnerID string, read bool) (*Term, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(1 << 20)
-	auth, _ := json.Marshal(relay.Message{Type: relay.TypeAuth, Ticket: e.Auth.Ticket(runnerID), Cols: 80, Rows: 24})
+	auth, _ := json.Marshal(relay.Message{Type: relay.TypeAuth, Ticket: e.Auth.Ticket(runnerID), Terminal: key, Cols: 80, Rows: 24})
 	if err := ws.Write(ctx, websocket.MessageText, auth); err != nil {
 		return nil, err
 	}
@@ -175,7 +228,7 @@ func (e *Env) Open(runnerID string, read bool) (*Term, error) {
 	if typ != websocket.MessageText || json.Unmarshal(b, &m) != nil || m.Type != relay.TypeOpen {
 		return nil, fmt.Errorf("relay answered %s", b)
 	}
-	t := &Term{WS: ws, Key: m.Terminal, done: make(chan struct{}), notify: make(chan struct{}, 1)}
+	t := &Term{WS: ws, Key: m.Terminal, open: m, done: make(chan struct{}), notify: make(chan struct{}, 1)}
 	e.TB.Cleanup(func() { ws.CloseNow() })
 	if read {
 		t.Read()
@@ -197,6 +250,9 @@ func (t *Term) Read() {
 		for {
 			typ, p, err := t.WS.Read(context.Background())
 			if err != nil {
+				t.mu.Lock()
+				t.closed = err
+				t.mu.Unlock()
 				return
 			}
 			t.mu.Lock()

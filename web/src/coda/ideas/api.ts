@@ -4,6 +4,8 @@ export interface Idea {
   id: string;
   title: string;
   body: string;
+  // excerpt is the body as plain text (Markdown reduced to its words).
+  excerpt?: string;
   tags: string[];
   version: number;
   createdAt: string;

@@ -3,6 +3,7 @@
 // conflict view when someone else saved first. Without JavaScript the
 // form posts and the server shows the same conflict view.
 import { call, debounce, describe, splitTags, type Idea } from "./api";
+import { conflictText, enableBoxes, tick } from "./tasks";
 
 export function initEditor(): void {
   const form = document.querySelector<HTMLFormElement>("#editor");
@@ -85,10 +86,47 @@ export function initEditor(): void {
   const renderPreview = debounce(async () => {
     const res = await call<{ html: string }>("POST", "/api/ideas/preview", { body: body.value });
     // The server sanitises the HTML (bluemonday) before sending it.
-    if (res.data) preview.innerHTML = res.data.html;
+    if (res.data) {
+      preview.innerHTML = res.data.html;
+      enableBoxes(preview, 'input[type="checkbox"]');
+    }
   }, 300);
 
+  // A task ticked in the preview: unsaved edits go first, then the tick,
+  // as an update of the version they produced.
+  enableBoxes(preview, 'input[type="checkbox"]');
+  preview.addEventListener("change", async (ev) => {
+    const box = ev.target as HTMLInputElement;
+    if (box.type !== "checkbox") return;
+    const n = [...preview.querySelectorAll('input[type="checkbox"]')].indexOf(box);
+    const done = box.checked;
+    box.disabled = true;
+    while (saving) await new Promise((r) => setTimeout(r, 50));
+    if (dirty) {
+      autosave.cancel();
+      renderPreview.cancel();
+      await save();
+    }
+    if (inConflict || dirty) {
+      box.checked = !done;
+      box.disabled = false;
+      return;
+    }
+    const res = await tick(id, n, done, Number(version.value));
+    box.disabled = false;
+    if (res.data) {
+      version.value = String(res.data.version);
+      body.value = res.data.body;
+      status.textContent = `Saved at ${new Date().toLocaleTimeString()}.`;
+      return;
+    }
+    box.checked = !done;
+    status.textContent = conflictText(res);
+  });
+
   form.addEventListener("input", (ev) => {
+    // A task ticked in the preview is saved on its own (below).
+    if (preview.contains(ev.target as Node)) return;
     dirty = true;
     status.textContent = inConflict ? "Not saved: this idea changed elsewhere." : "Unsaved changes…";
     autosave();

@@ -44,6 +44,7 @@ export function initList(): void {
     const res = await call<Idea>("POST", "/api/ideas", { title, tags: title === line ? [] : tags });
     if (res.data) {
       pending.replaceWith(item(res.data));
+      countTags(res.data.tags, 1);
       if (status) status.textContent = `Saved “${res.data.title}”.`;
       return;
     }
@@ -65,6 +66,7 @@ export function initList(): void {
       return;
     }
     li.remove();
+    countTags(res.data.idea.tags, -1);
     showUndo(res.data, li, next);
   });
 
@@ -97,6 +99,7 @@ export function initList(): void {
         alertToast(res.error!.message);
         return;
       }
+      countTags(res.data.tags, 1);
       const back = item(res.data);
       if (next && next.parentElement === list) list.insertBefore(back, next);
       else list.append(back);
@@ -123,6 +126,42 @@ export function initList(): void {
   });
 }
 
+// countTags keeps the tag filter's counts true as ideas come and go on
+// the page: delta for each of tags, a tag at zero leaves the filter, a
+// new one joins it.
+function countTags(tags: string[], delta: number): void {
+  const filter = document.querySelector<HTMLUListElement>(".tag-filter");
+  if (!filter) return;
+  for (const tag of tags) {
+    const link = [...filter.querySelectorAll<HTMLAnchorElement>("a.tag")].find((a) => a.dataset.tag === tag);
+    if (!link) {
+      if (delta <= 0) continue;
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.className = "tag";
+      a.href = `/ideas?tag=${encodeURIComponent(tag)}`;
+      a.dataset.tag = tag;
+      a.append(`#${tag} `);
+      const c = document.createElement("span");
+      c.className = "count";
+      a.append(c);
+      li.append(a);
+      filter.append(li);
+      setCount(a, delta);
+      continue;
+    }
+    const n = Number(link.querySelector(".count")?.textContent ?? "0") + delta;
+    if (n <= 0) link.closest("li")?.remove();
+    else setCount(link, n);
+  }
+}
+
+function setCount(a: HTMLAnchorElement, n: number): void {
+  const c = a.querySelector<HTMLElement>(".count")!;
+  c.textContent = String(n);
+  c.setAttribute("aria-label", `${n} idea${n === 1 ? "" : "s"}`);
+}
+
 function text(tag: string, s: string): HTMLElement {
   const el = document.createElement(tag);
   el.textContent = s;
@@ -142,8 +181,9 @@ function item(it: Idea): HTMLLIElement {
   a.textContent = it.title;
   h.append(a);
   li.append(h);
-  if (it.body) {
-    const p = text("p", it.body.length > 180 ? it.body.slice(0, 180) + "…" : it.body);
+  const ex = it.excerpt ?? it.body;
+  if (ex) {
+    const p = text("p", ex.length > 180 ? ex.slice(0, 180) + "…" : ex);
     p.className = "idea-snippet";
     li.append(p);
   }
