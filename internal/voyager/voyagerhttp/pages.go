@@ -538,6 +538,12 @@ func (h *Handlers) DressPlatformPage(r *http.Request, pg *web.Page) {
 		return
 	}
 	brandPage(pg, c, home)
+	if c.Visibility != community.Public && !h.mayStyle(r, c) {
+		// Outsiders get 404 for a private community's stylesheet on the
+		// platform host (it does not exist there for them): its name and
+		// logo lead the way back, the platform's colours stay.
+		pg.Stylesheets = slices.DeleteFunc(pg.Stylesheets, func(s string) bool { return s == "/brand/"+c.ID+".css" })
+	}
 }
 
 func (h *Handlers) pageCommunity(r *http.Request) (*community.Community, string) {
