@@ -53,6 +53,14 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		return err
 	}
 	defer closeAll()
+	// The recorder writes its last minutes before the store closes.
+	rctx, stopRecorder := context.WithCancel(context.Background())
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); pl.Recorder.Run(rctx) }()
+	defer func() { stopRecorder(); <-recorded }()
+	if err := pl.mountConsole(m); err != nil {
+		return err
+	}
 
 	var srv *server.Server
 	health := &server.Health{
@@ -83,9 +91,11 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		},
 		Page: pl.maintenancePage,
 	})
+	httpMetrics := obs.NewHTTPMetrics(pl.Metrics)
+	httpMetrics.Tap = pl.httpTap
 	h, err := server.Stack(pl.Auth.Middleware(routes), server.StackOptions{
 		Logger:         log,
-		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
+		Metrics:        httpMetrics,
 		PublicURL:      c.PublicURL,
 		TrustedProxies: c.TrustedProxies,
 		MaxBodyBytes:   c.MaxBodyBytes,

@@ -59,6 +59,9 @@ type Config struct {
 	LogLevel           string
 	LogFormat          string
 	SentryDSN          string
+	// VitalsEnabled turns the pages' web-vitals reporter and POST
+	// /api/vitals on (the admin console's vitals charts need it).
+	VitalsEnabled bool
 
 	GoogleClientID, GoogleClientSecret     string
 	LinkedInClientID, LinkedInClientSecret string

@@ -125,8 +125,8 @@ func (r *Recorder) sample() {
 	}
 }
 
-// Flush writes the finished minutes (every minute when all is set, as at
-// shutdown). A failed write keeps the rows for the next flush, up to an
+// Flush writes the finished minutes, and with all set the current one too
+// (the rollup job and shutdown do, so nothing waits for the minute to end). A failed write keeps the rows for the next flush, up to an
 // hour's worth, so a database blip loses nothing.
 func (r *Recorder) Flush(ctx context.Context, all bool) error {
 	r.mu.Lock()
@@ -147,7 +147,10 @@ func (r *Recorder) Flush(ctx context.Context, all bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range keys {
-		if err == nil || k.minute < cur-3600 {
+		// The current minute stays buffered (its row is rewritten whole
+		// when it ends); finished ones go once written, or after an hour
+		// of failed writes.
+		if k.minute < cur && (err == nil || k.minute < cur-3600) {
 			delete(r.buf, k)
 		}
 	}

@@ -70,10 +70,10 @@ func TestIsBot(t *testing.T) {
 	for ua, want := range map[string]bool{
 		chrome: false,
 		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36": false,
-		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                       true,
-		"curl/8.5.0":                   true,
-		"":                             true,
-		"python-requests/2.31":         true,
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                      true,
+		"curl/8.5.0":           true,
+		"":                     true,
+		"python-requests/2.31": true,
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1": false,
 	} {
 		if got := vitals.IsBot(ua); got != want {

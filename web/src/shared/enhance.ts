@@ -1,6 +1,6 @@
 // Progressive enhancement shared by every page of both products. Pages work
 // without it; it only adds behaviour that needs JavaScript.
-import { onCLS, onINP, onLCP, type Metric } from "web-vitals";
+import { onCLS, onFCP, onINP, onLCP, onTTFB, type Metric } from "web-vitals";
 
 // enhance marks the document as scripted and, when the server asks for it
 // with <body data-vitals="on">, reports Core Web Vitals to /api/vitals.
@@ -17,7 +17,7 @@ interface VitalsReport {
   metrics: { name: string; value: number; rating: string; id: string; navigationType: string }[];
 }
 
-// reportVitals queues each metric and sends the queue in one beacon when the
+// reportVitals queues each metric (LCP, CLS, INP, FCP, TTFB) and sends the queue in one beacon when the
 // page is hidden, which is when web-vitals finalises CLS and INP.
 function reportVitals(endpoint: string): void {
   const queue = new Map<string, Metric>();
@@ -42,6 +42,8 @@ function reportVitals(endpoint: string): void {
   onLCP(add);
   onCLS(add);
   onINP(add);
+  onFCP(add);
+  onTTFB(add);
   addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") flush();
   });
