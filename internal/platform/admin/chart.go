@@ -118,8 +118,8 @@ func (c Chart) SVG() template.HTML {
 		fmt.Fprintf(&b, `<text class="axis threshold-label" x="%d" y="%.1f" text-anchor="end">%s</text>`, chartW-padR-2, yy-3, template.HTMLEscapeString(t.Label))
 	}
 	layout := "2 Jan"
-	if c.Step < 24*time.Hour && to.Sub(from) <= 48*time.Hour {
-		layout = "15:04"
+	if c.Step < 24*time.Hour {
+		layout = "2 Jan 15:04"
 	}
 	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="start">%s</text>`, padL, chartH-8, from.UTC().Format(layout))
 	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="end">%s UTC</text>`, chartW-padR, chartH-8, to.UTC().Format(layout))

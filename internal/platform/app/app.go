@@ -115,8 +115,9 @@ type Platform struct {
 	// pages draws the platform's own pages (maintenance); set by MountSite.
 	pages *web.Renderer
 
-	rollupMu sync.Mutex
-	rolledAt time.Time // when the console last refreshed the rollups
+	rollupMu  sync.Mutex
+	rolledAt  time.Time   // when the console last refreshed the rollups
+	rollupJob *rollup.Job // the rollup-metrics job's work
 }
 
 // Rate-limit policies by route group: the guides' 10 requests per 10 s per

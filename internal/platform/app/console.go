@@ -35,6 +35,7 @@ func (p *Platform) platformSources() []rollup.Source {
 // minutes are written first, so a run (or "Run now") sees them.
 func (p *Platform) registerRollupJob(m *Mounted) error {
 	job := &rollup.Job{Store: p.Rollups, Sources: append(p.platformSources(), m.RollupSources...), Now: p.Now}
+	p.rollupJob = job
 	return p.Cron.Register(cron.Job{
 		Name: rollup.JobName, Schedule: rollup.JobSchedule,
 		Description: "sum every instance's per-minute metrics into the admin console's hourly and daily rollups (kept 90 days)",
@@ -100,10 +101,12 @@ func (p *Platform) mountConsole(m *Mounted) error {
 	return nil
 }
 
-// refreshRollups flushes and summarises at most once a minute per instance.
+// refreshRollups flushes this instance's minutes and runs the rollup
+// job's work at most once a minute per instance, so the console's charts
+// show the last minutes and not only the last scheduled run.
 func (p *Platform) refreshRollups(ctx context.Context) {
 	p.rollupMu.Lock()
-	if p.Now().Sub(p.rolledAt) < time.Minute {
+	if !p.rolledAt.IsZero() && p.Now().Sub(p.rolledAt) < time.Minute {
 		p.rollupMu.Unlock()
 		return
 	}
@@ -113,14 +116,10 @@ func (p *Platform) refreshRollups(ctx context.Context) {
 		p.Logger.Warn("flush metric rollups", "err", err.Error())
 		return
 	}
-	now := p.Now()
-	h := rollup.Hour.Truncate(now)
-	if _, err := p.Rollups.Summarize(ctx, rollup.Minute, rollup.Hour, h, h.Add(time.Hour)); err != nil {
-		p.Logger.Warn("summarise metric rollups", "err", err.Error())
+	if p.rollupJob == nil {
 		return
 	}
-	d := rollup.Day.Truncate(now)
-	if _, err := p.Rollups.Summarize(ctx, rollup.Hour, rollup.Day, d, d.Add(24*time.Hour)); err != nil {
-		p.Logger.Warn("summarise metric rollups", "err", err.Error())
+	if _, err := p.rollupJob.Run(ctx); err != nil {
+		p.Logger.Warn("refresh metric rollups", "err", err.Error())
 	}
 }

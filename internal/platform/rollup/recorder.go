@@ -102,6 +102,12 @@ func (r *Recorder) Gauge(metric string, read func() map[string]float64) {
 	r.mu.Unlock()
 }
 
+// OnSample registers f to run once a minute before the gauges are read:
+// a place to Count the growth of a cumulative counter (bytes relayed).
+func (r *Recorder) OnSample(f func()) {
+	r.Gauge("", func() map[string]float64 { f(); return nil })
+}
+
 // sample reads the gauges once per minute.
 func (r *Recorder) sample() {
 	r.mu.Lock()

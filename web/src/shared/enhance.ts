@@ -21,8 +21,19 @@ interface VitalsReport {
 // page is hidden, which is when web-vitals finalises CLS and INP.
 function reportVitals(endpoint: string): void {
   const queue = new Map<string, Metric>();
+  // web-vitals finalises LCP and CLS in its own "hidden" listeners, which
+  // may run after ours: a metric that arrives while the page is hidden is
+  // sent at once (batched with any reported in the same task).
+  let pending = false;
   const add = (m: Metric) => {
     queue.set(m.name, m);
+    if (document.visibilityState === "hidden" && !pending) {
+      pending = true;
+      queueMicrotask(() => {
+        pending = false;
+        flush();
+      });
+    }
   };
   const flush = () => {
     if (queue.size === 0 || !navigator.sendBeacon) return;
