@@ -101,6 +101,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 	p.Auth.AddDataSection(dataSection(p, st))
 
 	m := &app.Mounted{NotFound: http.HandlerFunc(kit.Render.NotFound)}
+	adminMount(p, m, reg, st, router)
 	for _, d := range reg.Current().Domains() {
 		m.TrustedOrigins = append(m.TrustedOrigins, "https://"+d, "https://www."+d)
 	}

@@ -275,7 +275,7 @@ func (c *Console) vitals(ctx context.Context, rg Range) ([]Chart, Table, error) 
 	}
 	for _, pg := range pages {
 		row := []string{pg, strconv.FormatInt(count[pg], 10)}
-		worst := "ok"
+		worst := ""
 		for _, v := range vitalDefs {
 			a := byPage[pg][v.name]
 			if a == nil || a.n == 0 {
@@ -290,7 +290,7 @@ func (c *Console) vitals(ctx context.Context, rg Range) ([]Chart, Table, error) 
 				worst = "bad"
 			case q > v.good:
 				label += " (needs improvement)"
-				if worst == "ok" {
+				if worst == "" {
 					worst = "warn"
 				}
 			}
