@@ -106,7 +106,9 @@ func communitiesView(ctx context.Context, p *app.Platform, reg *community.Regist
 		Empty: "No communities are defined in COMMUNITIES_DIR."}
 	var allMembers int64
 	var allMsgs, allTokens, allCost float64
-	sort.Slice(list, func(i, j int) bool { return members[list[i].ID] > members[list[j].ID] || (members[list[i].ID] == members[list[j].ID] && list[i].ID < list[j].ID) })
+	sort.Slice(list, func(i, j int) bool {
+		return members[list[i].ID] > members[list[j].ID] || (members[list[i].ID] == members[list[j].ID] && list[i].ID < list[j].ID)
+	})
 	for _, c := range list {
 		u := usage[c.ID]
 		limit := "unlimited"

@@ -229,7 +229,7 @@ func (c Chart) Format(v float64) string { return FormatValue(v, c.Unit) }
 // short is an axis label.
 func (c Chart) short(v float64) string {
 	if c.Unit == "$" {
-		return "$" + compact(v)
+		return FormatValue(v, "$")
 	}
 	return compact(v)
 }
