@@ -139,6 +139,9 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 
 	pages := []string{"/admin", "/admin/users", "/admin/audit", "/admin/cron", "/admin/maintenance", "/admin/database", "/admin/ideas", "/admin/devmode", "/admin/nope"}
 	member.AllowConsoleError("404")
+	if n := browsertest.Eval[int](member, `document.querySelectorAll("#admin-link").length`); n != 0 {
+		t.Error("a member's account menu links to the console")
+	}
 	for _, p := range pages {
 		member.Navigate(s.URL + p)
 		member.WaitVisible("main h1")
@@ -155,7 +158,10 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 
 	admin := browsertest.New(t)
 	browserSignIn(t, admin, s, "ada@example.com", "--role", "admin")
-	admin.Navigate(s.URL + "/admin")
+	// The account menu leads admins to the console.
+	admin.Navigate(s.URL + "/ideas")
+	admin.Click(".account-menu summary")
+	admin.Click("#admin-link")
 	admin.WaitVisible("#admin-title")
 	for _, id := range []string{"#chart-requests", "#chart-latency", "#chart-errors", "#chart-users", "#chart-signins", "#chart-sessions", "#chart-vitals-lcp"} {
 		admin.WaitVisible(id)

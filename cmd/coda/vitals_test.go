@@ -111,3 +111,46 @@ func TestVitalsDisabled(t *testing.T) {
 		t.Fatal("the page still turns the reporter on")
 	}
 }
+
+// TestAdminConsoleHTTP checks, without a browser, that the console answers
+// 404 to signed-out visitors and members for every route and method, and
+// refuses bytes the database cannot store with 422 for an admin.
+func TestAdminConsoleHTTP(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, run, apptest.BaseEnv(t, map[string]string{"EMAIL_SERVER": "stream", "RATE_LIMIT_SCALE": "0"}))
+	member := ideasSignIn(t, s, "member@example.com")
+	routes := []string{"GET /admin", "GET /admin/users", "GET /admin/users/x", "POST /admin/users/x/role", "POST /admin/users/x/revoke",
+		"POST /admin/users/x/export", "POST /admin/users/x/delete", "GET /admin/audit", "GET /admin/audit.csv", "GET /admin/cron",
+		"POST /admin/cron/rollup-metrics/run", "GET /admin/maintenance", "POST /admin/maintenance", "GET /admin/database", "GET /admin/ideas"}
+	for _, rt := range routes {
+		method, path, _ := strings.Cut(rt, " ")
+		if code, _, _ := member.do(method, path, nil, "application/x-www-form-urlencoded"); code != 404 {
+			t.Errorf("member %s: %d, want 404", rt, code)
+		}
+		req, _ := http.NewRequest(method, s.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("signed out %s: %d, want 404", rt, resp.StatusCode)
+		}
+	}
+	admin := ideasSignIn(t, s, "root@example.com")
+	if _, _, err := apptest.Command(t, run, s.Env, "admin", "login-link", "root@example.com", "--role", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/admin/users?q=%00", "/admin/audit?actor=%ff", "/admin/audit?from=yesterday"} {
+		if code, _, _ := admin.do("GET", path, nil, ""); code != 422 {
+			t.Errorf("admin GET %s: %d, want 422", path, code)
+		}
+	}
+	if code, _, _ := admin.do("GET", "/admin/users/%00", nil, ""); code != 404 {
+		t.Errorf("NUL in the path: %d, want 404", code)
+	}
+	// A POST without the session's form token is refused.
+	if code, _, _ := admin.do("POST", "/admin/maintenance", []byte("on=1"), "application/x-www-form-urlencoded"); code != 403 {
+		t.Errorf("POST without token: %d, want 403", code)
+	}
+}

@@ -152,7 +152,7 @@ func communitiesView(ctx context.Context, p *app.Platform, reg *community.Regist
 }
 
 func providersView(ctx context.Context, p *app.Platform, st *chatstore.Store, router *ai.Router) (admin.View, error) {
-	v := admin.View{Intro: "Each configured AI provider in order of preference, its circuit breaker on this instance (open: skipped after consecutive failures, half-open: one trial call), and its answers in the last 24 hours."}
+	v := admin.View{NoPeriod: true, Intro: "Each configured AI provider in order of preference, its circuit breaker on this instance (open: skipped after consecutive failures, half-open: one trial call), and its answers in the last 24 hours."}
 	use, err := st.ProviderUseSince(ctx, p.Now().Add(-24*time.Hour))
 	if err != nil {
 		return v, err

@@ -22,8 +22,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/cron"
@@ -53,10 +56,12 @@ type Section struct {
 
 // View is what a section shows, top to bottom.
 type View struct {
-	Intro  string
-	Stats  []Stat
-	Charts []Chart
-	Tables []Table
+	// NoPeriod hides the period menu: the view does not depend on it.
+	NoPeriod bool
+	Intro    string
+	Stats    []Stat
+	Charts   []Chart
+	Tables   []Table
 }
 
 // Range is the period the console's charts show.
@@ -148,7 +153,8 @@ type router interface {
 //	GET  /admin/{section}                a product's section
 func (c *Console) Routes(rt router, write func(http.Handler) http.Handler) {
 	get := func(f http.HandlerFunc) http.Handler { return c.guard(f) }
-	post := func(f http.HandlerFunc) http.Handler { return write(c.guard(c.checkToken(f))) }
+	// The guard comes first: a non-admin's POST is a 404, never a 429.
+	post := func(f http.HandlerFunc) http.Handler { return c.guard(write(c.checkToken(f)).ServeHTTP) }
 	rt.Handle("GET /admin", get(c.handleOverview))
 	rt.Handle("GET /admin/{$}", get(c.handleOverview))
 	rt.Handle("GET /admin/users", get(c.handleUsers))
@@ -179,6 +185,23 @@ func (c *Console) guard(next http.HandlerFunc) http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Robots-Tag", "noindex")
+		// Bytes the database would refuse are refused here, naming the field.
+		if !utf8.ValidString(r.URL.Path) || strings.ContainsRune(r.URL.Path, 0) {
+			c.o.Render.NotFound(w, r)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			c.fail(w, r, apperr.E(apperr.Invalid, "The form could not be read."))
+			return
+		}
+		for name, vals := range r.Form {
+			for _, v := range vals {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					c.fail(w, r, apperr.InvalidFields("A field holds bytes that are not text.", map[string]string{name: "must be UTF-8 text without NUL characters"}))
+					return
+				}
+			}
+		}
 		next(w, r)
 	})
 }

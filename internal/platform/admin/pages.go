@@ -523,7 +523,7 @@ func (c *Console) auditFilter(r *http.Request, limit int) (audit.Filter, auditDa
 			}
 			f.ActorID = u.ID
 			if u.ID == "" {
-				f.ActorID = "\x00none" // no such address: match nothing
+				f.ActorID = "(no such user)" // no such address: match nothing
 			}
 		} else {
 			f.ActorID = d.Actor
