@@ -300,13 +300,3 @@ func freeTCPPorts(t *testing.T, n int) []int {
 	}
 	return out
 }
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}

@@ -82,6 +82,7 @@ func (s *site) mountDevMode(ctx context.Context, m *app.Mounted) error {
 	d.routes()
 	m.AddClose(rl.Close)
 	registerRelayMetrics(p.Metrics, rl)
+	s.adminDevMode(m, svc, rl)
 	return p.Cron.Register(cron.Job{
 		Name:        "cleanup-pairings",
 		Schedule:    "0 */6 * * *",

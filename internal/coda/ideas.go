@@ -52,7 +52,9 @@ const importMaxBytes = 16 << 20
 
 // mountIdeas registers the ideas pages, API and jobs.
 func (s *site) mountIdeas(ctx context.Context, m *app.Mounted) error {
-	svc := idea.NewService(idea.Options{Store: ideastore.New(s.p.DB), Now: s.p.Now, UndoWindow: s.p.Config.UndoWindow, Logger: s.p.Logger})
+	st := ideastore.New(s.p.DB)
+	s.adminIdeas(m, st)
+	svc := idea.NewService(idea.Options{Store: st, Now: s.p.Now, UndoWindow: s.p.Config.UndoWindow, Logger: s.p.Logger})
 	h := &ideasHTTP{s: s, svc: svc, tokens: apitoken.New(s.p.DB, s.p.Now), audit: s.p.Audit}
 	if err := s.p.Cron.Register(cron.Job{
 		Name:        PurgeJob,

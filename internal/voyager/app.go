@@ -140,6 +140,7 @@ func mount(ctx context.Context, p *app.Platform) (*app.Mounted, error) {
 		"/c/{cid}/documents":     p.Config.DocumentMaxBytes + 64<<10,
 		"/documents":             p.Config.DocumentMaxBytes + 64<<10,
 	}}
+	adminMount(p, m, reg, st, router)
 	for _, d := range reg.Current().Domains() {
 		m.TrustedOrigins = append(m.TrustedOrigins, "https://"+d, "https://www."+d)
 	}

@@ -121,6 +121,10 @@ type Relay struct {
 	hbOnce sync.Once
 	done   chan struct{} // closed by Close
 
+	// bytesOut and bytesIn count terminal bytes relayed, runner to browser
+	// and browser to runner, for the admin console's traffic chart.
+	bytesOut, bytesIn atomic.Uint64
+
 	mu      sync.Mutex
 	runners map[string]*runnerConn // by runner ID
 	terms   map[string]*terminal   // by resume key
@@ -597,6 +601,7 @@ func (rc *runnerConn) readLoop() error {
 				frameBufs.Put(bp)
 				continue
 			}
+			rc.r.bytesOut.Add(uint64(len(p)))
 			if !t.push(item{data: p, buf: bp}) {
 				rc.ws.Close(websocket.StatusPolicyViolation, "credit window exceeded")
 				return errors.New("runner exceeded the credit window")
@@ -668,6 +673,7 @@ func (rc *runnerConn) ack(id uint32, n int) {
 // runner's connection is congested, which stalls the browser's reads:
 // input is flow controlled by TCP.
 func (rc *runnerConn) input(id uint32, p []byte) error {
+	rc.r.bytesIn.Add(uint64(len(p)))
 	return rc.ws.Write(rc.ctx, websocket.MessageBinary, EncodeFrame(id, p))
 }
 
@@ -847,12 +853,15 @@ type Stats struct {
 	Terminals int // open terminals, attached or in their grace period
 	Queued    int // output bytes waiting for browsers, all terminals
 	MaxQueued int // the most waiting for one terminal
+	// BytesOut and BytesIn are terminal bytes relayed since start, runner
+	// to browser and browser to runner.
+	BytesOut, BytesIn uint64
 }
 
 // Stats returns the current load.
 func (r *Relay) Stats() Stats {
 	r.mu.Lock()
-	st := Stats{Runners: len(r.runners), Terminals: len(r.terms)}
+	st := Stats{Runners: len(r.runners), Terminals: len(r.terms), BytesOut: r.bytesOut.Load(), BytesIn: r.bytesIn.Load()}
 	terms := make([]*terminal, 0, len(r.terms))
 	for _, t := range r.terms {
 		terms = append(terms, t)

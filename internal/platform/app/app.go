@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/relaywork/suite/internal/platform/admin"
 	"github.com/relaywork/suite/internal/platform/audit"
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/config"
@@ -26,9 +27,11 @@ import (
 	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/ratelimit"
+	"github.com/relaywork/suite/internal/platform/rollup"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
 	"github.com/relaywork/suite/internal/platform/version"
+	"github.com/relaywork/suite/internal/platform/vitals"
 	"github.com/relaywork/suite/internal/platform/web"
 )
 
@@ -87,6 +90,15 @@ type Mounted struct {
 	// it must return when ctx ends.
 	Start func(ctx context.Context)
 	Close func() error
+
+	// Admin are the product's sections of the admin console (/admin/{slug}).
+	Admin []admin.Section
+	// RollupSources add the product's own figures (messages, tokens, ideas)
+	// to the rollups behind the console's charts.
+	RollupSources []rollup.Source
+	// VitalsSegment adds a label to the web-vitals histograms (Voyager's
+	// community).
+	VitalsSegment *vitals.Segment
 }
 
 // Platform is every shared service a product may use.
@@ -106,6 +118,11 @@ type Platform struct {
 	Stdout  io.Writer
 	// Maintenance is the operator's switch (`maintenance on|off`).
 	Maintenance *maintenance.Mode
+	// Rollups hold the admin console's time series; Recorder buffers this
+	// instance's observations for them (Count, Observe, Gauge) and writes
+	// them every few seconds, never on a request's path.
+	Rollups  *rollup.Store
+	Recorder *rollup.Recorder
 
 	// DressPage, if a product sets it, is called for every page the
 	// platform renders itself (sign-in, account, error pages: those whose
@@ -114,6 +131,10 @@ type Platform struct {
 	DressPage func(*http.Request, *web.Page)
 	// pages draws the platform's own pages (maintenance); set by MountSite.
 	pages *web.Renderer
+
+	rollupMu  sync.Mutex
+	rolledAt  time.Time   // when the console last refreshed the rollups
+	rollupJob *rollup.Job // the rollup-metrics job's work
 }
 
 // Rate-limit policies by route group: the guides' 10 requests per 10 s per
@@ -122,6 +143,9 @@ var (
 	AuthPolicy  = ratelimit.Policy{Name: "auth", Limit: ratelimit.PerPeriod(10, 10*time.Second)}
 	WritePolicy = ratelimit.Policy{Name: "write", Limit: ratelimit.PerPeriod(10, 10*time.Second)}
 	ReadPolicy  = ratelimit.Policy{Name: "read", Limit: ratelimit.PerPeriod(100, 10*time.Second)}
+	// VitalsPolicy bounds web-vitals beacons per IP: a page sends one when
+	// it is hidden, so 30 a minute is a very busy visitor.
+	VitalsPolicy = ratelimit.Policy{Name: "vitals", Limit: ratelimit.PerPeriod(30, time.Minute)}
 )
 
 // SignInLimit wraps h in the sign-in rate limit.

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 
+	"github.com/relaywork/suite/internal/platform/admin"
 	"github.com/relaywork/suite/internal/platform/auth"
 	"github.com/relaywork/suite/internal/platform/web"
 	webdist "github.com/relaywork/suite/web"
@@ -24,7 +25,7 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 	if err != nil {
 		return nil, err
 	}
-	tpl, err := web.Overlay(templates, auth.Templates())
+	tpl, err := web.Overlay(templates, auth.Templates(), admin.Templates())
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +34,7 @@ func (p *Platform) MountSite(templates fs.FS, product web.Product, nav []web.Nav
 		Assets:    assets,
 		Product:   product,
 		Nav:       nav,
+		Vitals:    p.Config.VitalsEnabled,
 		Prepare: func(req *http.Request, pg *web.Page) {
 			if u, ok := auth.UserFrom(req.Context()); ok {
 				if pg.User == nil {

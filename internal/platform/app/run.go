@@ -25,6 +25,7 @@ import (
 	"github.com/relaywork/suite/internal/platform/maintenance"
 	"github.com/relaywork/suite/internal/platform/obs"
 	"github.com/relaywork/suite/internal/platform/ratelimit"
+	"github.com/relaywork/suite/internal/platform/rollup"
 	"github.com/relaywork/suite/internal/platform/server"
 	"github.com/relaywork/suite/internal/platform/store"
 	"github.com/relaywork/suite/internal/platform/version"
@@ -340,7 +341,9 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 		Stdout:  env.Stdout,
 
 		Maintenance: maintenance.New(db, nil, 0),
+		Rollups:     rollup.NewStore(db),
 	}
+	pl.Recorder = rollup.NewRecorder(rollup.RecorderOptions{Store: pl.Rollups, Instance: instanceID(p), Logger: log})
 	if err := sched.Register(cron.Job{
 		Name: "cleanup-sessions", Schedule: "17 3 * * *",
 		Description: "delete expired sessions and spent or expired sign-in links",
@@ -360,6 +363,10 @@ func build(ctx context.Context, p Product, c *config.Config, env Env, log *slogL
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	if err := pl.registerRollupJob(m); err != nil {
+		closeAll()
+		return nil, nil, nil, err
 	}
 	if m.Close != nil {
 		closers = append(closers, func() {

@@ -80,6 +80,14 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		return usagef("%s: %v", p.Name, err)
 	}
 	defer stopReplication()
+	// The recorder writes its last minutes before the store closes.
+	rctx, stopRecorder := context.WithCancel(context.Background())
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); pl.Recorder.Run(rctx) }()
+	defer func() { stopRecorder(); <-recorded }()
+	if err := pl.mountConsole(m); err != nil {
+		return err
+	}
 
 	var srv *server.Server
 	platformRoutes(pl, m, func() bool { return srv != nil && srv.Draining() })
@@ -94,11 +102,13 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 		},
 		Page: pl.maintenancePage,
 	})
+	httpMetrics := obs.NewHTTPMetrics(pl.Metrics)
+	httpMetrics.Tap = pl.httpTap
 	// Label: the route is known to the metrics even when the session
 	// lookup in front of the router fails (a database outage).
 	h, err := server.Stack(pl.Router.Label(pl.Auth.Middleware(routes)), server.StackOptions{
 		Logger:         log,
-		Metrics:        obs.NewHTTPMetrics(pl.Metrics),
+		Metrics:        httpMetrics,
 		PublicURL:      c.PublicURL,
 		TrustedProxies: c.TrustedProxies,
 		MaxBodyBytes:   c.MaxBodyBytes,

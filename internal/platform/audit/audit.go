@@ -50,6 +50,7 @@ type Filter struct {
 	Resource string
 	Limit    int       // DefaultLimit if 0, at most MaxLimit
 	Before   time.Time // only entries strictly older than this
+	After    time.Time // only entries at or after this
 }
 
 // Log writes and reads the audit log.
@@ -144,6 +145,10 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 		where = append(where, "at < ?")
 		args = append(args, f.Before.UTC())
 	}
+	if !f.After.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, f.After.UTC())
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -185,6 +190,34 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}
 	return out, nil
+}
+
+// Count returns how many entries of action were recorded in [from, to).
+func (l *Log) Count(ctx context.Context, action string, from, to time.Time) (int64, error) {
+	var n int64
+	err := l.db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE action = ? AND at >= ? AND at < ?", action, from.UTC(), to.UTC()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count audit log: %w", err)
+	}
+	return n, nil
+}
+
+// Actions lists the distinct actions recorded, for filter menus.
+func (l *Log) Actions(ctx context.Context) ([]string, error) {
+	rows, err := l.db.Query(ctx, "SELECT DISTINCT action FROM audit_log ORDER BY action")
+	if err != nil {
+		return nil, fmt.Errorf("list audit actions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }
 
 // Anonymize strips the personal details (metadata, IP, user agent) from

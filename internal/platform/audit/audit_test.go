@@ -209,3 +209,31 @@ func actions(es []audit.Entry) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// TestCountActionsAfter covers the console's audit filters: entries at or
+// after a time, counts of an action in a period, and the action menu.
+func TestCountActionsAfter(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := audit.New(db, nil)
+		base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		for i, a := range []string{"signin", "signin", "signout", "admin.cron_run"} {
+			if err := l.Record(ctx, audit.Entry{At: base.Add(time.Duration(i) * time.Hour), Action: a, Resource: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := l.Count(ctx, "signin", base, base.Add(time.Hour))
+		if err != nil || n != 1 {
+			t.Fatalf("signins in the first hour: %d %v, want 1", n, err)
+		}
+		got, err := l.List(ctx, audit.Filter{After: base.Add(2 * time.Hour)})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("after 14:00: %d %v, want 2", len(got), err)
+		}
+		acts, err := l.Actions(ctx)
+		if err != nil || len(acts) != 3 || acts[0] != "admin.cron_run" {
+			t.Fatalf("actions %v %v", acts, err)
+		}
+	})
+}

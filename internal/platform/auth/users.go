@@ -212,3 +212,92 @@ func clip(s string, n int) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// UserQuery narrows ListUsers.
+type UserQuery struct {
+	Search string // part of the address or name, case-insensitive
+	Role   string // "" for every role
+	Limit  int    // 50 when 0, at most 200
+	Offset int
+}
+
+// ListUsers returns the users matching q, newest first, and how many match
+// in all (for the operators' console).
+func (s *Service) ListUsers(ctx context.Context, q UserQuery) ([]User, int, error) {
+	var where []string
+	var args []any
+	if t := strings.ToLower(strings.TrimSpace(q.Search)); t != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(t) + "%"
+		where = append(where, `(email LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like)
+	}
+	if q.Role != "" {
+		where = append(where, "role = ?")
+		args = append(args, q.Role)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.o.DB.QueryRow(ctx, "SELECT COUNT(*) FROM users"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 200)
+	rows, err := s.o.DB.Query(ctx, "SELECT "+userColumns+" FROM users"+cond+" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+		append(args, limit, max(q.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
+}
+
+// SetRole makes the user an operator (RoleAdmin) or a plain user.
+func (s *Service) SetRole(ctx context.Context, userID, role string) error {
+	if role != roleAdmin && role != roleUser {
+		return apperr.InvalidFields("Unknown role.", map[string]string{"role": "must be admin or user"})
+	}
+	res, err := s.o.DB.Exec(ctx, "UPDATE users SET role = ? WHERE id = ?", role, userID)
+	if err != nil {
+		return fmt.Errorf("set role: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return apperr.E(apperr.NotFound, "No such user.")
+	}
+	return nil
+}
+
+// Counts are the figures of the operators' overview.
+type Counts struct {
+	Users    int64 // every user
+	Admins   int64
+	Sessions int64 // sessions not expired
+}
+
+// Count returns how many users and live sessions there are.
+func (s *Service) Count(ctx context.Context) (Counts, error) {
+	var c Counts
+	now := s.now()
+	err := s.o.DB.QueryRow(ctx, "SELECT COUNT(*), COALESCE(SUM(CASE WHEN role = ? THEN 1 ELSE 0 END), 0) FROM users", roleAdmin).Scan(&c.Users, &c.Admins)
+	if err != nil {
+		return c, fmt.Errorf("count users: %w", err)
+	}
+	err = s.o.DB.QueryRow(ctx, "SELECT COUNT(*) FROM sessions WHERE idle_expires_at > ? AND expires_at > ?", now, now).Scan(&c.Sessions)
+	if err != nil {
+		return c, fmt.Errorf("count sessions: %w", err)
+	}
+	return c, nil
+}

@@ -62,6 +62,9 @@ type Config struct {
 	LogLevel           string
 	LogFormat          string
 	SentryDSN          string
+	// VitalsEnabled turns the pages' web-vitals reporter and POST
+	// /api/vitals on (the admin console's vitals charts need it).
+	VitalsEnabled bool
 
 	// TLS is "off" or "auto" (certificates from ACME; see package certs).
 	TLS                 string

@@ -245,6 +245,8 @@ var Vars = []Var{
 
 	{Name: "LOG_LEVEL", Group: "Observability", Doc: "debug, info, warn or error", Default: "info", field: func(c *Config) any { return &c.LogLevel }},
 	{Name: "LOG_FORMAT", Group: "Observability", Doc: "json (default) or text", Default: "json", field: func(c *Config) any { return &c.LogFormat }},
+	// Admin console and web vitals (issue 15).
+	{Name: "VITALS_ENABLED", Group: "Observability", Doc: "every page reports web vitals (LCP, INP, CLS, FCP, TTFB) from real browsers to POST /api/vitals for /metrics and the admin console; false turns the reporter and the endpoint off", Default: "true", field: func(c *Config) any { return &c.VitalsEnabled }},
 	{Name: "SENTRY_DSN", Aliases: []string{"NEXT_PUBLIC_SENTRY_DSN"}, Group: "Observability", Doc: "report errors to Sentry when set", Secret: true, field: func(c *Config) any { return &c.SentryDSN }},
 
 	{Name: "GOOGLE_CLIENT_ID", Group: "Sign-in", Doc: "Google OAuth client (redirect URI PUBLIC_URL/api/auth/callback/google)", Products: onlyVoyager, field: func(c *Config) any { return &c.GoogleClientID }},

@@ -33,6 +33,7 @@ const (
 	TriggerSchedule = "schedule" // fired by the scheduler
 	TriggerHTTP     = "http"     // GET or POST /api/cron/{job}
 	TriggerCLI      = "cli"      // the "cron run JOB" command
+	TriggerAdmin    = "admin"    // "Run now" in the admin console
 )
 
 // DefaultTimeout bounds one run unless Options.Timeout says otherwise.

@@ -26,7 +26,7 @@ const (
 // error here: its Run has OK false and the reason in Error.
 func (s *Scheduler) RunNow(ctx context.Context, name, trigger string) (Run, error) {
 	switch trigger {
-	case TriggerSchedule, TriggerHTTP, TriggerCLI:
+	case TriggerSchedule, TriggerHTTP, TriggerCLI, TriggerAdmin:
 	default:
 		return Run{}, apperr.E(apperr.Invalid, "unknown cron trigger %q", trigger)
 	}

@@ -27,6 +27,9 @@ type HTTPMetrics struct {
 	Requests *prometheus.CounterVec
 	Duration *prometheus.HistogramVec
 	InFlight prometheus.Gauge
+	// Tap, if set, also sees every finished request: the admin console's
+	// rollups count them in memory from here.
+	Tap func(route, method string, code int, d time.Duration)
 }
 
 // NewHTTPMetrics registers the HTTP metrics on r.
@@ -51,4 +54,7 @@ func NewHTTPMetrics(r prometheus.Registerer) *HTTPMetrics {
 func (m *HTTPMetrics) Observe(route, method string, code int, d time.Duration) {
 	m.Requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.Duration.WithLabelValues(route).Observe(d.Seconds())
+	if m.Tap != nil {
+		m.Tap(route, method, code, d)
+	}
 }

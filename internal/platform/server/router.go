@@ -164,6 +164,18 @@ func (rt *Router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 	rt.Handle(pattern, http.HandlerFunc(h))
 }
 
+// PagePattern returns the pattern of the GET route that serves path,
+// without its method ("/ideas/{id}"), or "" when only the not-found page
+// would. Web vitals are labelled with it, so no page's own path (with its
+// IDs) is kept.
+func (rt *Router) PagePattern(path string) string {
+	_, pat := rt.mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}})
+	if pat == "" || pat == "/" {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(pat, "GET "), "{$}")
+}
+
 // ServeHTTP dispatches to the matching route.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
 

@@ -1,6 +1,6 @@
 // Progressive enhancement shared by every page of both products. Pages work
 // without it; it only adds behaviour that needs JavaScript.
-import { onCLS, onINP, onLCP, type Metric } from "web-vitals";
+import { onCLS, onFCP, onINP, onLCP, onTTFB, type Metric } from "web-vitals";
 
 // enhance marks the document as scripted and, when the server asks for it
 // with <body data-vitals="on">, reports Core Web Vitals to /api/vitals.
@@ -18,12 +18,23 @@ interface VitalsReport {
   metrics: { name: string; value: number; rating: string; id: string; navigationType: string }[];
 }
 
-// reportVitals queues each metric and sends the queue in one beacon when the
+// reportVitals queues each metric (LCP, CLS, INP, FCP, TTFB) and sends the queue in one beacon when the
 // page is hidden, which is when web-vitals finalises CLS and INP.
 function reportVitals(endpoint: string): void {
   const queue = new Map<string, Metric>();
+  // web-vitals finalises LCP and CLS in its own "hidden" listeners, which
+  // may run after ours: a metric that arrives while the page is hidden is
+  // sent at once (batched with any reported in the same task).
+  let pending = false;
   const add = (m: Metric) => {
     queue.set(m.name, m);
+    if (document.visibilityState === "hidden" && !pending) {
+      pending = true;
+      queueMicrotask(() => {
+        pending = false;
+        flush();
+      });
+    }
   };
   const flush = () => {
     if (queue.size === 0 || !navigator.sendBeacon) return;
@@ -43,6 +54,8 @@ function reportVitals(endpoint: string): void {
   onLCP(add);
   onCLS(add);
   onINP(add);
+  onFCP(add);
+  onTTFB(add);
   addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") flush();
   });
