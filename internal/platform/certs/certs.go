@@ -48,6 +48,9 @@ type Options struct {
 	// OnlyTLSALPN turns the HTTP-01 challenge off, so the CA validates
 	// over HTTPS_PORT alone (for a deployment whose port 80 is closed).
 	OnlyTLSALPN bool
+	// RenewalWindowRatio is the part of a certificate's lifetime, at its
+	// end, in which it is renewed (default CertMagic's, 1/3).
+	RenewalWindowRatio float64
 	// RenewCheckInterval is how often certificates are checked for
 	// renewal (default CertMagic's, 10 minutes).
 	RenewCheckInterval time.Duration
@@ -98,10 +101,11 @@ func New(o Options) (*Manager, error) {
 		Logger:             zl,
 	})
 	m.cfg = certmagic.New(m.cache, certmagic.Config{
-		Storage:  o.Storage,
-		Logger:   zl,
-		OnEvent:  m.onEvent,
-		OnDemand: &certmagic.OnDemandConfig{DecisionFunc: m.decide},
+		Storage:            o.Storage,
+		Logger:             zl,
+		RenewalWindowRatio: o.RenewalWindowRatio,
+		OnEvent:            m.onEvent,
+		OnDemand:           &certmagic.OnDemandConfig{DecisionFunc: m.decide},
 		// Clients without SNI (an IP address) get the public host's.
 		DefaultServerName: Normalize(o.PublicHost),
 	})

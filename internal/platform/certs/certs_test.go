@@ -108,3 +108,63 @@ func TestAllows(t *testing.T) {
 		t.Error("nothing allowed: got true")
 	}
 }
+
+// TestRenewal: a certificate entering its renewal window is renewed in
+// the background and the new one is served, with no restart.
+func TestRenewal(t *testing.T) {
+	t.Parallel()
+	dns := certstest.StartDNS(t, net.ParseIP("127.0.0.1"))
+	peb := certstest.StartPebbleValidity(t, dns.Addr, 60*time.Second)
+	reg := prometheus.NewRegistry()
+	m, err := certs.New(certs.Options{
+		Registerer: reg,
+		Storage:    &certmagic.FileStorage{Path: t.TempDir()},
+		CA:         peb.Directory, CARoots: peb.CARootPool(t),
+		Allowed:    func() []string { return []string{"renew.test"} },
+		ListenHost: "127.0.0.1", HTTPPort: peb.HTTPPort, HTTPSPort: peb.TLSPort,
+		// Renew in the last 90 % of a 60 s lifetime, checked every second.
+		RenewalWindowRatio: 0.9, RenewCheckInterval: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(peb.TLSPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(peb.HTTPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	go srv.Serve(tls.NewListener(ln, m.TLSConfig()))
+	hsrv := &http.Server{Handler: m.HTTPHandler()}
+	go hsrv.Serve(hln)
+	defer srv.Shutdown(context.Background())
+	defer hsrv.Shutdown(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", ln.Addr().String(), &tls.Config{ServerName: "renew.test", RootCAs: peb.Roots(t)})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	first := serial()
+	deadline := time.Now().Add(45 * time.Second)
+	for serial() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the certificate was not renewed within its window")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := counter(t, reg, "tls_certificate_issued_total", "renew.test"); n < 2 {
+		t.Fatalf("issued: got %v, want the first and a renewal", n)
+	}
+}

@@ -168,6 +168,13 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // and stops it when the test ends.
 func StartPebble(t testing.TB, dnsAddr string) *Pebble {
 	t.Helper()
+	return StartPebbleValidity(t, dnsAddr, 90*24*time.Hour)
+}
+
+// StartPebbleValidity is StartPebble issuing certificates valid for
+// validity (a short one makes renewal testable).
+func StartPebbleValidity(t testing.TB, dnsAddr string, validity time.Duration) *Pebble {
+	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
 	caFile, certFile, keyFile, pool := selfSignedCA(t, dir)
@@ -192,7 +199,7 @@ func StartPebble(t testing.TB, dnsAddr string) *Pebble {
 			"externalAccountBindingRequired": false,
 			"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 			"keyAlgorithm":                   "ecdsa",
-			"profiles":                       map[string]any{"default": map[string]any{"description": "test", "validityPeriod": 7776000}},
+			"profiles":                       map[string]any{"default": map[string]any{"description": "test", "validityPeriod": int(validity.Seconds())}},
 		}}
 		b, _ := json.Marshal(cfg)
 		cfgFile := filepath.Join(dir, "pebble.json")
