@@ -16,8 +16,9 @@ import (
 
 // TestShutdownWithTerminalsOpen: SIGTERM (the context main cancels on it)
 // while DevMode terminals are open. The relay is shut down before the
-// store, so every terminal's close is in the audit log and nothing fails
-// with "database is closed".
+// store and nothing fails with "database is closed". The terminals do not
+// end: the relay tells runners it is restarting and they keep their shells
+// for the next relay (issue 14), so no terminal-close entry is written.
 func TestShutdownWithTerminalsOpen(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range []string{"sqlite", "postgres"} {
@@ -69,8 +70,8 @@ func TestShutdownWithTerminalsOpen(t *testing.T) {
 			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM audit_log WHERE action = 'devmode.terminal.close'").Scan(&closed); err != nil {
 				t.Fatal(err)
 			}
-			if opened != terminals || closed != terminals {
-				t.Fatalf("audit log: %d terminals opened, %d closed; want %d and %d\n%s", opened, closed, terminals, terminals, logs)
+			if opened != terminals || closed != 0 {
+				t.Fatalf("audit log: %d terminals opened, %d closed; want %d and 0 (shells survive a restart)\n%s", opened, closed, terminals, logs)
 			}
 		})
 	}

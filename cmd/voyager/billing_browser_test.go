@@ -125,6 +125,9 @@ func TestBillingInBrowser(t *testing.T) {
 		}
 		b.Navigate(s.URL + "/auth/email/confirm?token=" + m[1])
 		b.Click("#confirm-signin")
+		// The previous user's page also has .account-name: wait for the
+		// confirmation's own navigation to finish first.
+		b.WaitEval("signed in", `String(location.pathname.startsWith("/auth/email/confirm"))`, "false")
 		b.WaitVisible(".account-name")
 	}
 	login("owner@example.com", true)

@@ -225,7 +225,7 @@ func TestRunnerHangsUpAfterGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	if err := term.Send("echo $$ > " + pidFile + "; echo written\r"); err != nil {
+	if err := term.Send("echo $$ > " + pidFile + "; echo wr\"\"itten\r"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := term.WaitFor(0, "written\r\n", 5*time.Second); err != nil {
