@@ -14,29 +14,49 @@ command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The race detector needs cgo, so a C compiler; make runs the suite.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v make >/dev/null 2>&1 || missing+=(make)
+own_pg=""   # set when this script installed or started PostgreSQL itself
 if [ ${#missing[@]} -gt 0 ]; then
+  [[ " ${missing[*]} " == *" postgresql "* ]] && own_pg=1
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-  log "starting PostgreSQL"
-  ver=$(ls /etc/postgresql | sort -V | tail -1)
-  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 || true
-  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
-  pg_isready -h 127.0.0.1 -p 5432 >&2
-fi
-if ! $SUDO runuser -u postgres -- psql -tAq -c "SELECT 1 FROM pg_roles WHERE rolname='app'" 2>/dev/null | grep -q 1; then
-  log "creating PostgreSQL role app"
-  $SUDO runuser -u postgres -- psql -q -c "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'app'" >&2
+# A caller's own TEST_DATABASE_URL / TEST_REDIS_URL are kept, and then
+# nothing is started or created for them.
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    log "starting PostgreSQL"
+    own_pg=1
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 || true
+    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+    pg_isready -h 127.0.0.1 -p 5432 >&2
+  fi
+  # The test role is a superuser with a known password (tests create and
+  # drop databases and roles): create it only on CI's throwaway machines, on
+  # a PostgreSQL this script installed or started, or when asked; never
+  # silently on a developer's own running server.
+  if ! $SUDO runuser -u postgres -- psql -tAq -c "SELECT 1 FROM pg_roles WHERE rolname='app'" 2>/dev/null | grep -q 1; then
+    if [ -z "${CI:-}" ] && [ -z "$own_pg" ] && [ -z "${SERVICES_CREATE_ROLE:-}" ]; then
+      log "no PostgreSQL role app: set TEST_DATABASE_URL to a database server of your own, or run with SERVICES_CREATE_ROLE=1 to create role app (SUPERUSER, password app) on the server at 127.0.0.1:5432"
+      exit 1
+    fi
+    log "creating PostgreSQL role app"
+    $SUDO runuser -u postgres -- psql -q -c "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'app'" >&2
+  fi
 fi
 
-if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
-  log "starting Redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
-  for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
-  redis-cli -h 127.0.0.1 -p 6379 ping >&2
+if [ -z "${TEST_REDIS_URL:-}" ]; then
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
+    for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
+    redis-cli -h 127.0.0.1 -p 6379 ping >&2
+  fi
 fi
 
 # --- Pebble (Let's Encrypt's ACME test server) for the HTTPS tests (internal/platform/certs/certstest)
@@ -46,8 +66,8 @@ if ! command -v pebble >/dev/null 2>&1 && [ ! -x "$gobin/pebble" ]; then
   go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3 >&2
 fi
 
-echo "export TEST_DATABASE_URL='postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable'"
-echo "export TEST_REDIS_URL='redis://127.0.0.1:6379/0'"
+echo "export TEST_DATABASE_URL='${TEST_DATABASE_URL:-postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable}'"
+echo "export TEST_REDIS_URL='${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}'"
 
 # --- promtool, for `make alerts` (deploy/alerts.yml) and the metrics lint
 # test (issue 12). Debian's prometheus package carries it.
