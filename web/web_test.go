@@ -154,30 +154,37 @@ func TestPagesInBrowser(t *testing.T) {
 			if got := tab.Text("h1"); got != "Page not found" {
 				t.Errorf("404 page h1: got %q", got)
 			}
+			// The reporter may send several beacons (TTFB and FCP early, LCP and
+			// CLS when the page is hidden): look at all of them for page /.
+			names := map[string]bool{}
+			var reports []string
 			deadline := time.Now().Add(10 * time.Second)
-			for len(sink.all()) == 0 && time.Now().Before(deadline) {
+			for !(names["LCP"] && names["CLS"]) && time.Now().Before(deadline) {
+				reports = sink.all()
+				for _, r := range reports {
+					var rep struct {
+						Page    string `json:"page"`
+						Metrics []struct {
+							Name  string  `json:"name"`
+							Value float64 `json:"value"`
+						} `json:"metrics"`
+					}
+					if err := json.Unmarshal([]byte(r), &rep); err != nil {
+						t.Fatalf("vitals report %q: %v", r, err)
+					}
+					for _, m := range rep.Metrics {
+						if rep.Page == "/" {
+							names[m.Name] = true
+						}
+					}
+				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			reports := sink.all()
 			if len(reports) == 0 {
 				t.Fatal("no web vitals report reached /api/vitals")
 			}
-			var rep struct {
-				Page    string `json:"page"`
-				Metrics []struct {
-					Name  string  `json:"name"`
-					Value float64 `json:"value"`
-				} `json:"metrics"`
-			}
-			if err := json.Unmarshal([]byte(reports[0]), &rep); err != nil {
-				t.Fatalf("vitals report %q: %v", reports[0], err)
-			}
-			names := map[string]bool{}
-			for _, m := range rep.Metrics {
-				names[m.Name] = true
-			}
-			if rep.Page != "/" || !names["LCP"] || !names["CLS"] {
-				t.Errorf("vitals report %s: want page / with LCP and CLS", reports[0])
+			if !names["LCP"] || !names["CLS"] {
+				t.Errorf("vitals reports %v: want page / with LCP and CLS", reports)
 			}
 		})
 	}
