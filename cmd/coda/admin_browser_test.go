@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
@@ -50,21 +46,7 @@ func screenshotDir(t *testing.T) string {
 // look takes light, dark and phone screenshots of the current page.
 func look(t *testing.T, b *browsertest.Browser, dir, name string) {
 	t.Helper()
-	media := func(scheme string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-			return err
-		})
-	}
-	b.Screenshot(filepath.Join(dir, name+"-light.png"))
-	b.Run(media("dark"))
-	b.Screenshot(filepath.Join(dir, name+"-dark.png"))
-	b.Run(media("light"), chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 400 {
-		t.Errorf("%s is %d px wide on a 390 px phone", name, w)
-	}
-	b.Screenshot(filepath.Join(dir, name+"-phone.png"))
-	b.Run(chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 800))
+	b.Survey(dir, name)
 }
 
 // waitLCP waits until the browser has observed the page's largest

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
-	"github.com/chromedp/chromedp"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/platform/web/browsertest"
@@ -39,21 +33,7 @@ func shoot(t *testing.T, b *browsertest.Browser, name string) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	media := func(scheme string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-			return err
-		})
-	}
-	b.Screenshot(filepath.Join(dir, name+"-light.png"))
-	b.Run(media("dark"))
-	b.Screenshot(filepath.Join(dir, name+"-dark.png"))
-	b.Run(media("light"), chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-	if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > 400 {
-		t.Errorf("%s is %d px wide on a 390 px phone", name, w)
-	}
-	b.Screenshot(filepath.Join(dir, name+"-phone.png"))
-	b.Run(chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 800))
+	b.Survey(dir, name)
 }
 
 func metricsText(t *testing.T, base string) string {

@@ -151,3 +151,20 @@ func (b *Browser) Axe() []AxeViolation {
 	}
 	return out
 }
+
+// Survey screenshots the current page into dir as name-light.png,
+// name-dark.png and name-phone.png (390×844), fails the test if the page
+// is wider than the phone, and leaves the tab light at 1280×800.
+func (b *Browser) Survey(dir, name string) {
+	b.t.Helper()
+	b.Screenshot(filepath.Join(dir, name+"-light.png"))
+	b.ColorScheme("dark")
+	b.Screenshot(filepath.Join(dir, name+"-dark.png"))
+	b.ColorScheme("light")
+	b.Run(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	if w := Eval[int](b, "document.documentElement.scrollWidth"); w > 400 {
+		b.t.Errorf("%s is %d px wide on a 390 px phone", name, w)
+	}
+	b.Screenshot(filepath.Join(dir, name+"-phone.png"))
+	b.Run(chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 800))
+}
