@@ -2,12 +2,56 @@
 # Makes this machine ready for the whole test suite: installs only what is
 # missing (PostgreSQL, Redis, Chromium, Node.js from Debian), starts only
 # what is not answering, and prints the TEST_* variables to export.
-# Usage: eval "$(scripts/services.sh)"
+# Usage: eval "$(scripts/services.sh)"; `scripts/services.sh stop` stops
+# the private PostgreSQL it started (see below).
 set -euo pipefail
 
 log() { echo "services: $*" >&2; }
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# A caller's own TEST_DATABASE_URL / TEST_REDIS_URL are kept, and then
+# nothing is started or created for them.
+#
+# Otherwise the tests get a private PostgreSQL cluster of their own under
+# this checkout (.cache/pg, or SERVICES_PG_DIR): initdb'd once, listening on
+# 127.0.0.1 only, on a free port outside the ephemeral range, no Unix socket,
+# password authentication with a random password kept beside it (mode 0600).
+# Its superuser `app` exists only in that cluster (the tests create and drop
+# databases and roles, and cut connections), so no known-password role is
+# ever created on a PostgreSQL server the machine already runs.
+# `scripts/services.sh stop` stops it; deleting .cache/pg removes it.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+pg_dir="${SERVICES_PG_DIR:-$here/.cache/pg}"
+pg_bin() {
+  local ver
+  ver=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
+  [ -n "$ver" ] || { log "PostgreSQL's server binaries are not under /usr/lib/postgresql"; exit 1; }
+  echo "/usr/lib/postgresql/$ver/bin"
+}
+# initdb and the server refuse to run as root: as root they run as postgres.
+pg_as=()
+pg_owner="$(id -un)"
+if [ "$(id -u)" = 0 ]; then pg_as=(runuser -u postgres --); pg_owner=postgres; fi
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  for p in $(seq 15432 15531); do port_free "$p" && { echo "$p"; return; }; done
+  log "no free port in 15432-15531 for the test PostgreSQL"; exit 1
+}
+# The server, run as postgres, must reach the folder: a checkout under a
+# home folder it cannot enter (/root) gets its cluster under /var/tmp.
+if [ "$(id -u)" = 0 ] && [ -z "${SERVICES_PG_DIR:-}" ] && ! runuser -u postgres -- test -x "$here" 2>/dev/null; then
+  pg_dir="/var/tmp/suite-pg-$(printf '%s' "$here" | md5sum | cut -c1-12)"
+fi
+pg_running() { "${pg_as[@]}" "$(pg_bin)/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; }
+
+if [ "${1:-}" = stop ]; then
+  if [ -f "$pg_dir/data/PG_VERSION" ] && pg_running; then
+    "${pg_as[@]}" "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -m fast -w stop >&2
+  fi
+  exit 0
+fi
 
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
@@ -17,37 +61,42 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 # The race detector needs cgo, so a C compiler; make runs the suite.
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v make >/dev/null 2>&1 || missing+=(make)
-own_pg=""   # set when this script installed or started PostgreSQL itself
 if [ ${#missing[@]} -gt 0 ]; then
-  [[ " ${missing[*]} " == *" postgresql "* ]] && own_pg=1
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-# A caller's own TEST_DATABASE_URL / TEST_REDIS_URL are kept, and then
-# nothing is started or created for them.
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    log "starting PostgreSQL"
-    own_pg=1
-    ver=$(ls /etc/postgresql | sort -V | tail -1)
-    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 || true
-    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
-    pg_isready -h 127.0.0.1 -p 5432 >&2
+  bin="$(pg_bin)"
+  if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
+    log "creating a private PostgreSQL cluster in $pg_dir"
+    rm -rf "$pg_dir"
+    mkdir -p "$pg_dir"
+    chmod 0755 "$pg_dir"
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$pg_dir/password")
+    install -m 0600 -o "$pg_owner" "$pg_dir/password" "$pg_dir/pwfile"
+    install -d -m 0700 -o "$pg_owner" "$pg_dir/data"
+    "${pg_as[@]}" "$bin/initdb" -D "$pg_dir/data" -U app --pwfile="$pg_dir/pwfile" \
+      --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 ||
+      { cat "$pg_dir/initdb.log" >&2; rm -f "$pg_dir/pwfile"; exit 1; }
+    rm -f "$pg_dir/pwfile"
+    "${pg_as[@]}" tee -a "$pg_dir/data/postgresql.conf" >/dev/null <<'EOF'
+# scripts/services.sh: the test suite's private cluster
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 300
+EOF
   fi
-  # The test role is a superuser with a known password (tests create and
-  # drop databases and roles): create it only on CI's throwaway machines, on
-  # a PostgreSQL this script installed or started, or when asked; never
-  # silently on a developer's own running server.
-  if ! $SUDO runuser -u postgres -- psql -tAq -c "SELECT 1 FROM pg_roles WHERE rolname='app'" 2>/dev/null | grep -q 1; then
-    if [ -z "${CI:-}" ] && [ -z "$own_pg" ] && [ -z "${SERVICES_CREATE_ROLE:-}" ]; then
-      log "no PostgreSQL role app: set TEST_DATABASE_URL to a database server of your own, or run with SERVICES_CREATE_ROLE=1 to create role app (SUPERUSER, password app) on the server at 127.0.0.1:5432"
-      exit 1
-    fi
-    log "creating PostgreSQL role app"
-    $SUDO runuser -u postgres -- psql -q -c "CREATE ROLE app LOGIN SUPERUSER PASSWORD 'app'" >&2
+  if ! pg_running; then
+    port="$(cat "$pg_dir/port" 2>/dev/null || true)"
+    if [ -z "$port" ] || ! port_free "$port"; then port="$(pick_port)"; echo "$port" > "$pg_dir/port"; fi
+    log "starting the test PostgreSQL on 127.0.0.1:$port"
+    "${pg_as[@]}" "$bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/data/server.log" -o "-p $port" -w -t 60 start >&2 ||
+      { tail -20 "$pg_dir/data/server.log" >&2; exit 1; }
   fi
+  port="$(cat "$pg_dir/port")"
+  TEST_DATABASE_URL="postgres://app:$(cat "$pg_dir/password")@127.0.0.1:$port/postgres?sslmode=disable"
 fi
 
 if [ -z "${TEST_REDIS_URL:-}" ]; then
@@ -66,7 +115,7 @@ if ! command -v pebble >/dev/null 2>&1 && [ ! -x "$gobin/pebble" ]; then
   go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3 >&2
 fi
 
-echo "export TEST_DATABASE_URL='${TEST_DATABASE_URL:-postgres://app:app@127.0.0.1:5432/postgres?sslmode=disable}'"
+echo "export TEST_DATABASE_URL='$TEST_DATABASE_URL'"
 echo "export TEST_REDIS_URL='${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}'"
 
 # --- promtool, for `make alerts` (deploy/alerts.yml) and the metrics lint
