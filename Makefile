@@ -41,7 +41,7 @@ test: assets
 	  scripts/fuzz.sh
 
 bench: build
-	bench/run.sh
+	@eval "$$(scripts/services.sh)" && bench/run.sh
 
 # Prometheus alert rules (deploy/alerts.yml) and their unit tests;
 # promtool comes with Debian's prometheus package (scripts/services.sh).
