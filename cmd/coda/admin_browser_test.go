@@ -49,12 +49,6 @@ func look(t *testing.T, b *browsertest.Browser, dir, name string) {
 	b.Survey(dir, name)
 }
 
-// waitLCP waits until the browser has observed the page's largest
-// contentful paint, so leaving the page at once still reports LCP.
-func waitLCP(b *browsertest.Browser) {
-	browsertest.Eval[int](b, `new Promise(r => new PerformanceObserver(l => setTimeout(() => r(l.getEntries().length), 50)).observe({type: "largest-contentful-paint", buffered: true}))`)
-}
-
 // waitNotice waits for the console's notice after a form's redirect.
 func waitNotice(b *browsertest.Browser, want string) {
 	b.WaitEval("the notice", `document.querySelector(".admin-notice")?.innerText || ""`, want)
@@ -95,7 +89,7 @@ func TestAdminConsoleInBrowser(t *testing.T) {
 	if got := browsertest.Eval[string](member, "document.body.dataset.vitals || ''"); got != "on" {
 		t.Fatalf("data-vitals is %q, want on", got)
 	}
-	waitLCP(member)
+	member.WaitLCP()
 	member.Navigate(s.URL + "/") // leaving /ideas sends its beacon
 	member.WaitVisible("main h1")
 	waitFor(t, "the /ideas beacon's LCP and TTFB in /metrics", func() string {

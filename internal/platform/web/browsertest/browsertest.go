@@ -453,3 +453,24 @@ func (b *Browser) WaitEval(what, expr, want string) {
 	}
 	b.t.Fatalf("browsertest: %s: got %q, want %q", what, got, want)
 }
+
+// WaitLCP waits until the page has a largest-contentful-paint entry, so
+// that leaving the page (or typing, which ends LCP) still reports it.
+// Chrome records no LCP at all for a page that had input before its first
+// contentful paint, which a loaded machine makes likely when a test types
+// straight after an element appears: call this first.
+func (b *Browser) WaitLCP() {
+	b.t.Helper()
+	deadline := time.Now().Add(b.timeout)
+	for time.Now().Before(deadline) {
+		n := Eval[int](b, `new Promise(r => {
+			const o = new PerformanceObserver(l => { o.disconnect(); r(l.getEntries().length) });
+			o.observe({type: "largest-contentful-paint", buffered: true});
+			setTimeout(() => { o.disconnect(); r(0) }, 250);
+		})`)
+		if n > 0 {
+			return
+		}
+	}
+	b.t.Fatalf("browsertest: no largest-contentful-paint entry on %s", Eval[string](b, "location.href"))
+}
