@@ -108,7 +108,8 @@ func TestCoachConversationInBrowser(t *testing.T) {
 	conv := browsertest.Eval[string](b, `document.querySelector("#chat").dataset.conversation`)
 	api := s.URL + "/api/c/alpha"
 
-	// The Attach button is reached with Tab and opens the picker with Enter.
+	// The Attach button is one Shift+Tab from the message box (Tab still goes
+	// from the text to Send) and opens the picker with Enter.
 	opened := make(chan struct{}, 1)
 	intercept := func(on bool) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
@@ -128,11 +129,9 @@ func TestCoachConversationInBrowser(t *testing.T) {
 	})
 	b.Run(intercept(true))
 	browsertest.Eval[int](b, `document.querySelector("#content").focus(), 0`)
-	for i := 0; i < 5 && browsertest.Eval[string](b, "document.activeElement.id") != "attach"; i++ {
-		b.Run(chromedp.KeyEvent(kb.Tab))
-	}
+	b.Run(chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
 	if got := browsertest.Eval[string](b, "document.activeElement.id"); got != "attach" {
-		t.Fatalf("Tab from the composer reached %q, not the Attach button", got)
+		t.Fatalf("Shift+Tab from the message box reached %q, not the Attach button", got)
 	}
 	if got := browsertest.Eval[string](b, `document.activeElement.textContent + " / " + document.activeElement.getAttribute("aria-describedby")`); got != "Attach / attach-hint" {
 		t.Fatalf("attach button: %q", got)
