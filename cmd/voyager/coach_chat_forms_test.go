@@ -34,7 +34,9 @@ func TestCoachConversationWithoutScript(t *testing.T) {
 	if p.status != 200 || !strings.Contains(p.body, `class="memory-card"`) || !strings.Contains(p.body, `<p class="memory-card-text">`+fact+`</p>`) {
 		t.Fatalf("chat page %d: no card for the proposed fact:\n%s", p.status, p.body)
 	}
-	prof := decode[struct{ Memories []struct{ ID, Text, Status string } }](t, do(t, c, "GET", s.URL+"/api/c/alpha/profile", "", nil))
+	prof := decode[struct {
+		Memories []struct{ ID, Text, Status string }
+	}](t, do(t, c, "GET", s.URL+"/api/c/alpha/profile", "", nil))
 	if len(prof.Memories) != 1 || prof.Memories[0].Status != "proposed" {
 		t.Fatalf("memories: %+v", prof.Memories)
 	}
@@ -71,7 +73,9 @@ func TestCoachConversationWithoutScript(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/c/alpha/chat/"+conv || !strings.Contains(string(body), "Remembered.") || strings.Contains(string(body), `class="memory-card"`) {
 		t.Fatalf("keep form: %d at %s\n%s", resp.StatusCode, resp.Request.URL, body)
 	}
-	prof = decode[struct{ Memories []struct{ ID, Text, Status string } }](t, do(t, c, "GET", s.URL+"/api/c/alpha/profile", "", nil))
+	prof = decode[struct {
+		Memories []struct{ ID, Text, Status string }
+	}](t, do(t, c, "GET", s.URL+"/api/c/alpha/profile", "", nil))
 	if len(prof.Memories) != 1 || prof.Memories[0].Status != "kept" || prof.Memories[0].Text != fact+" in May" {
 		t.Fatalf("memories after keeping: %+v", prof.Memories)
 	}
