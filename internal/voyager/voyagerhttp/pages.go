@@ -311,8 +311,8 @@ func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
 		"Quota":         q,
 		"AIHint":        h.o.AIHint,
 		"API":           "/api/c/" + s.c.ID,
-		"Saved":         r.URL.Query().Get("saved"),
-		"Error":         r.URL.Query().Get("error"),
+		"Saved":         statusLine(r, "saved"),
+		"Error":         statusLine(r, "error"),
 	}
 	if h.o.Coach != nil {
 		if err := h.chatCoach(r, s, conv.ID, views, data); err != nil {
@@ -321,6 +321,17 @@ func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, data)
+}
+
+// statusLine is the ?saved= or ?error= line a form's redirect left for the
+// page (escaped like all output; cut short so a crafted link cannot fill
+// the page).
+func statusLine(r *http.Request, key string) string {
+	v := strings.ToValidUTF8(r.URL.Query().Get(key), "")
+	if rs := []rune(v); len(rs) > 300 {
+		v = string(rs[:300])
+	}
+	return v
 }
 
 // HandleRenameForm handles POST /c/{cid}/chat/{conv}/rename.
