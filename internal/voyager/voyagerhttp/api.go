@@ -262,6 +262,7 @@ func (h *Handlers) HandleStream(w http.ResponseWriter, r *http.Request) {
 				m = fresh
 			}
 		}
+		m.Proposal = h.proposalFor(r, m) // the live event carries it; the store does not
 		_ = send("snapshot", map[string]string{"text": m.Content})
 		done(m)
 		return

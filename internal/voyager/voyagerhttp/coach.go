@@ -2,6 +2,7 @@ package voyagerhttp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/relaywork/suite/internal/platform/apperr"
 	"github.com/relaywork/suite/internal/platform/httpapi"
+	"github.com/relaywork/suite/internal/voyager/chat"
 	"github.com/relaywork/suite/internal/voyager/coach"
 )
 
@@ -300,7 +302,7 @@ func profileRedirect(w http.ResponseWriter, r *http.Request, s *scope, key, msg 
 // formError puts a 4xx's message on the page instead of an error page.
 func (h *Handlers) formError(w http.ResponseWriter, r *http.Request, s *scope, err error) {
 	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Kind != apperr.Unavailable && e.Kind != apperr.NotFound {
-		profileRedirect(w, r, s, "error", e.Message)
+		backTo(w, r, s, "error", e.Message)
 		return
 	}
 	h.fail(w, r, false, err)
@@ -322,7 +324,9 @@ func (h *Handlers) HandleProfileForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // HandleMemoryForm handles POST /c/{cid}/memories (add), and
-// /c/{cid}/memories/{id} with action keep, save or delete.
+// /c/{cid}/memories/{id} with action keep, save or delete. With
+// ?conversation=ID (the card under an answer) it returns to that
+// conversation.
 func (h *Handlers) HandleMemoryForm(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.coachMember(w, r, false)
 	if !ok {
@@ -338,6 +342,9 @@ func (h *Handlers) HandleMemoryForm(w http.ResponseWriter, r *http.Request) {
 	case action == "delete":
 		err = h.o.Coach.Store().DeleteMemory(r.Context(), s.c.ID, s.user.ID, id)
 		msg = "Forgotten."
+		if r.URL.Query().Get("conversation") != "" {
+			msg = "Dismissed."
+		}
 	default:
 		text := r.FormValue("text")
 		_, err = h.o.Coach.UpdateMemory(r.Context(), s.c.ID, s.user.ID, id, &text, true)
@@ -346,11 +353,15 @@ func (h *Handlers) HandleMemoryForm(w http.ResponseWriter, r *http.Request) {
 		h.formError(w, r, s, err)
 		return
 	}
-	profileRedirect(w, r, s, "saved", msg)
+	if action := r.FormValue("action"); action == "keep" && id != "" {
+		msg = "Remembered."
+	}
+	backTo(w, r, s, "saved", msg)
 }
 
 // HandleDocumentForm handles POST /c/{cid}/documents (upload to the
-// profile) and /c/{cid}/documents/{id}/delete.
+// profile, or with ?conversation=ID to that conversation, as its page does
+// without JavaScript) and /c/{cid}/documents/{id}/delete.
 func (h *Handlers) HandleDocumentForm(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.coachMember(w, r, false)
 	if !ok {
@@ -361,13 +372,116 @@ func (h *Handlers) HandleDocumentForm(w http.ResponseWriter, r *http.Request) {
 			h.formError(w, r, s, err)
 			return
 		}
-		profileRedirect(w, r, s, "saved", "Document removed.")
+		backTo(w, r, s, "saved", "Document removed.")
 		return
 	}
-	d, err := h.attach(r, s, "")
+	d, err := h.attach(r, s, r.URL.Query().Get("conversation"))
 	if err != nil {
 		h.formError(w, r, s, err)
 		return
 	}
-	profileRedirect(w, r, s, "saved", "Attached "+d.Name+".")
+	backTo(w, r, s, "saved", "Attached "+d.Name+".")
+}
+
+// attachmentView is a document as the conversation page lists it.
+type attachmentView struct {
+	coach.Document
+	Type   string // what kind of file, for people: "PDF", "Word"
+	Bytes  string // its size, for people: "12 KB"
+	File   string // the download
+	Remove string // the form that removes it without JavaScript
+}
+
+// kindLabels name the kinds of document for people.
+var kindLabels = map[string]string{coach.KindPDF: "PDF", coach.KindDOCX: "Word", coach.KindMarkdown: "Markdown", coach.KindText: "Text"}
+
+// byteSize writes n bytes for people (the page script writes them alike).
+func byteSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d KB", (n+500)/1000)
+	default:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+}
+
+func attachmentViews(s *scope, convID string, ds []coach.Document) []attachmentView {
+	out := make([]attachmentView, len(ds))
+	for i, d := range ds {
+		out[i] = attachmentView{Document: d, Type: kindLabels[d.Kind], Bytes: byteSize(d.Size),
+			File:   "/api/c/" + s.c.ID + "/documents/" + d.ID + "/file",
+			Remove: s.base + "/documents/" + d.ID + "/delete?conversation=" + url.QueryEscape(convID)}
+	}
+	return out
+}
+
+// chatCoach adds to the conversation page what the coach has there: the
+// conversation's attachments, the profile's documents that go with every
+// conversation, and under each answer whose proposed fact still awaits the
+// member, its "Remember this?" card. A kept fact is no longer proposed and
+// a dismissed one is deleted, so neither card comes back.
+func (h *Handlers) chatCoach(r *http.Request, s *scope, convID string, views []messageView, data map[string]any) error {
+	st := h.o.Coach.Store()
+	ds, err := st.Documents(r.Context(), s.c.ID, s.user.ID, convID)
+	if err != nil {
+		return err
+	}
+	prof, err := st.Documents(r.Context(), s.c.ID, s.user.ID, "")
+	if err != nil {
+		return err
+	}
+	if s.c.MemoryOn() {
+		ms, err := st.Memories(r.Context(), s.c.ID, s.user.ID)
+		if err != nil {
+			return err
+		}
+		proposed := map[string]*coach.Memory{}
+		for i, m := range ms {
+			if m.Status == coach.Proposed && m.MessageID != "" {
+				proposed[m.MessageID] = &ms[i]
+			}
+		}
+		for i := range views {
+			if m := proposed[views[i].ID]; m != nil && views[i].Role == "assistant" {
+				views[i].Proposal = m
+				views[i].Card = s.base + "/memories/" + m.ID + "?conversation=" + url.QueryEscape(convID)
+			}
+		}
+	}
+	lim := h.o.Coach.Settings().Limits
+	data["CoachOn"], data["MemoryOn"] = true, s.c.MemoryOn()
+	data["Attachments"], data["ProfileDocuments"] = attachmentViews(s, convID, ds), prof
+	data["MaxMB"], data["MaxPages"] = lim.MaxBytes>>20, lim.MaxPages
+	return nil
+}
+
+// backTo is where a form on the conversation page (?conversation=ID) or
+// the profile page returns, with a status line.
+func backTo(w http.ResponseWriter, r *http.Request, s *scope, key, msg string) {
+	if conv := r.URL.Query().Get("conversation"); conv != "" {
+		http.Redirect(w, r, s.base+"/chat/"+url.PathEscape(conv)+"?"+url.Values{key: {msg}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	profileRedirect(w, r, s, key, msg)
+}
+
+// proposalFor returns the fact answer m proposed that still awaits the
+// member, or nil: for a stream opened after the answer finished, whose done
+// event is read from the store, which does not hold the proposal.
+func (h *Handlers) proposalFor(r *http.Request, m chat.Message) *coach.Memory {
+	if h.o.Coach == nil || m.Role != "assistant" || m.Status != chat.Complete {
+		return nil
+	}
+	ms, err := h.o.Coach.Store().Memories(r.Context(), m.CommunityID, m.UserID)
+	if err != nil {
+		return nil // the answer is still shown; the card waits on the profile page
+	}
+	for i := range ms {
+		if ms[i].MessageID == m.ID && ms[i].Status == coach.Proposed {
+			return &ms[i]
+		}
+	}
+	return nil
 }

@@ -249,6 +249,9 @@ type messageView struct {
 	chat.Message
 	HTML template.HTML
 	Last bool // the conversation's last message (its answer can be regenerated)
+	// Card is where the "Remember this?" card under the answer posts
+	// without JavaScript (set when Proposal awaits the member).
+	Card string
 }
 
 // views renders the messages. An answer still being generated shows the
@@ -300,14 +303,35 @@ func (h *Handlers) HandleChat(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, false, err)
 		return
 	}
-	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, map[string]any{
+	views := h.views(r, msgs)
+	data := map[string]any{
 		"Conversation":  conv,
 		"Conversations": convs,
-		"Messages":      h.views(r, msgs),
+		"Messages":      views,
 		"Quota":         q,
 		"AIHint":        h.o.AIHint,
 		"API":           "/api/c/" + s.c.ID,
-	})
+		"Saved":         statusLine(r, "saved"),
+		"Error":         statusLine(r, "error"),
+	}
+	if h.o.Coach != nil {
+		if err := h.chatCoach(r, s, conv.ID, views, data); err != nil {
+			h.fail(w, r, false, err)
+			return
+		}
+	}
+	h.page(w, r, s, http.StatusOK, "chat.html", conv.Title, data)
+}
+
+// statusLine is the ?saved= or ?error= line a form's redirect left for the
+// page (escaped like all output; cut short so a crafted link cannot fill
+// the page).
+func statusLine(r *http.Request, key string) string {
+	v := strings.ToValidUTF8(r.URL.Query().Get(key), "")
+	if rs := []rune(v); len(rs) > 300 {
+		v = string(rs[:300])
+	}
+	return v
 }
 
 // HandleRenameForm handles POST /c/{cid}/chat/{conv}/rename.

@@ -4,6 +4,11 @@
 // server sends the sanitised Markdown HTML (code highlighted) when one is
 // done.
 //
+// What the coach knows (coach.go): Attach uploads a CV or job description
+// to the conversation with progress, as a chip with its type, size and a
+// remove button; an answer that proposes a fact gets a "Remember this?"
+// card (Keep, Edit, Dismiss). Both enhance forms that work without script.
+//
 // Scrolling: the messages scroll inside their own pane and the composer
 // stays pinned below it. While the reader is at the bottom the pane
 // follows the answer; once they scroll up it stays put and offers "Jump to
@@ -18,6 +23,41 @@ interface MessageJSON {
   status: string;
   error?: string;
   html?: string;
+  memory_proposal?: MemoryJSON;
+}
+
+interface MemoryJSON {
+  id: string;
+  text: string;
+  status: string;
+}
+
+interface DocumentJSON {
+  id: string;
+  name: string;
+  kind: string;
+  size: number;
+}
+
+// kinds names the kinds of document for people (as coach.go does).
+const kinds: Record<string, string> = { pdf: "PDF", docx: "Word", markdown: "Markdown", text: "Text" };
+
+// byteSize writes n bytes for people, as the server does.
+const byteSize = (n: number): string =>
+  n < 1000 ? `${n} B` : n < 1e6 ? `${Math.round(n / 1000)} KB` : `${(n / 1e6).toFixed(1)} MB`;
+
+// el makes an element with a class and text.
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = "", text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+// errorOf reads the message of a JSON error answer.
+async function errorOf(res: Response): Promise<string> {
+  const data = await res.json().catch(() => ({}));
+  return data?.error?.message ?? "Something went wrong. Please try again.";
 }
 
 interface Sent {
@@ -34,6 +74,7 @@ export function initChat(): void {
   const chat = document.getElementById("chat");
   if (!chat) return;
   const api = chat.dataset.api!;
+  const base = chat.dataset.base ?? "";
   const conv = chat.dataset.conversation!;
   const scroller = document.getElementById("scroller") as HTMLDivElement;
   const list = document.getElementById("messages") as HTMLOListElement;
@@ -185,6 +226,8 @@ export function initChat(): void {
         body.innerHTML = m.html ?? "";
         codeButtons(body);
         note(li, m);
+        const p = m.memory_proposal;
+        if (p && p.status === "proposed" && !li.querySelector(".memory-card")) li.append(memoryCard(p));
       });
       current = null;
       busy(false);
@@ -230,6 +273,10 @@ export function initChat(): void {
     e.preventDefault();
     const content = input!.value.trim();
     if (!content || current) return;
+    if (uploading > 0) {
+      showError("Wait until the file has uploaded, then send.");
+      return;
+    }
     busy(true);
     const sent = await post(`${api}/conversations/${conv}/messages`, { content });
     if (!sent) {
@@ -283,6 +330,193 @@ export function initChat(): void {
   });
 
   codeButtons(list);
+
+  // memoryCard builds the card the server renders under an answer that
+  // proposes a fact (chat.html, "memory-card").
+  const memoryCard = (m: MemoryJSON): HTMLFormElement => {
+    const form = el("form", "memory-card");
+    form.method = "post";
+    form.action = `${base}/memories/${m.id}?conversation=${encodeURIComponent(conv)}`;
+    form.dataset.memory = m.id;
+    const fs = el("fieldset");
+    const label = el("label", "memory-card-label", "Fact to remember");
+    label.htmlFor = "mc-" + m.id;
+    const inp = el("input", "memory-card-input");
+    Object.assign(inp, { id: "mc-" + m.id, name: "text", value: m.text, maxLength: 500, required: true });
+    const row = el("div", "memory-card-actions");
+    const button = (text: string, cls: string, action?: string) => {
+      const b = el("button", cls, text);
+      b.type = action ? "submit" : "button";
+      if (action) {
+        b.name = "action";
+        b.value = action;
+      }
+      return b;
+    };
+    const dismiss = button("Dismiss", "btn-ghost memory-dismiss", "delete");
+    dismiss.formNoValidate = true;
+    row.append(button("Keep", "btn-secondary memory-keep", "keep"), button("Edit", "btn-ghost memory-edit"), dismiss);
+    const err = el("p", "field-error memory-card-error");
+    err.setAttribute("role", "alert");
+    err.hidden = true;
+    fs.append(el("legend", "", "Remember this?"), el("p", "memory-card-text", m.text), label, inp, row, err);
+    form.append(fs);
+    return form;
+  };
+
+  // A card's Keep accepts the fact (with the member's edit), Dismiss
+  // deletes the proposal: either way it does not come back on reload.
+  list.addEventListener("submit", async (e) => {
+    const form = (e.target as HTMLElement).closest<HTMLFormElement>(".memory-card");
+    if (!form) return;
+    e.preventDefault();
+    const keep = (e as SubmitEvent).submitter?.matches(".memory-dismiss") !== true;
+    const inp = form.querySelector<HTMLInputElement>(".memory-card-input")!;
+    const err = form.querySelector<HTMLParagraphElement>(".memory-card-error")!;
+    const text = inp.value.trim();
+    let res: Response;
+    try {
+      res = await fetch(`${api}/memories/${form.dataset.memory}`, {
+        method: keep ? "PATCH" : "DELETE",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: keep ? JSON.stringify({ text, keep: true }) : undefined,
+      });
+    } catch {
+      err.textContent = "Could not reach the server. Check your connection and try again.";
+      err.hidden = false;
+      return;
+    }
+    if (!res.ok && !(res.status === 404 && !keep)) {
+      err.textContent = await errorOf(res);
+      err.hidden = false;
+      return;
+    }
+    const done = el("p", "memory-card-done", keep ? `Remembered: “${text}”. ` : "Dismissed: nothing was remembered.");
+    done.tabIndex = -1;
+    done.setAttribute("role", "status");
+    if (keep) {
+      const a = el("a", "", "See what the coach knows about you");
+      a.href = `${base}/profile`;
+      done.append(a);
+    }
+    form.replaceWith(done);
+    done.focus({ preventScroll: true });
+  });
+
+  list.addEventListener("click", (e) => {
+    const edit = (e.target as HTMLElement).closest(".memory-edit");
+    const form = edit?.closest<HTMLFormElement>(".memory-card");
+    if (!form) return;
+    form.dataset.editing = "";
+    const inp = form.querySelector<HTMLInputElement>(".memory-card-input")!;
+    inp.focus();
+    inp.select();
+  });
+  list.addEventListener("keydown", (e) => {
+    const form = (e.target as HTMLElement).closest<HTMLFormElement>(".memory-card[data-editing]");
+    if (!form || e.key !== "Escape") return;
+    const inp = form.querySelector<HTMLInputElement>(".memory-card-input")!;
+    inp.value = form.querySelector(".memory-card-text")!.textContent ?? "";
+    delete form.dataset.editing;
+    form.querySelector<HTMLButtonElement>(".memory-edit")!.focus();
+  });
+
+  // Attachments: Attach opens the file picker; each file is uploaded at
+  // once, shown as a chip with its progress, then as a download with its
+  // type, size and a remove button.
+  const chips = document.getElementById("attachments") as HTMLUListElement | null;
+  const picker = document.getElementById("attach-file") as HTMLInputElement | null;
+  const attach = document.getElementById("attach") as HTMLButtonElement | null;
+  let uploading = 0;
+
+  const chip = (li: HTMLLIElement, d: DocumentJSON) => {
+    li.dataset.id = d.id;
+    const a = el("a", "attachment-name", d.name);
+    a.href = `${api}/documents/${d.id}/file`;
+    a.download = "";
+    const form = el("form", "attachment-remove-form");
+    form.method = "post";
+    form.action = `${base}/documents/${d.id}/delete?conversation=${encodeURIComponent(conv)}`;
+    const x = el("button", "btn-ghost attachment-remove", "×");
+    x.type = "submit";
+    x.setAttribute("aria-label", "Remove " + d.name);
+    form.append(x);
+    li.replaceChildren(a, " ", el("span", "attachment-meta", `${kinds[d.kind] ?? d.kind} · ${byteSize(d.size)}`), form);
+  };
+
+  const upload = (file: File) => {
+    const li = el("li", "attachment");
+    const bar = el("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Uploading " + file.name);
+    const cancel = el("button", "btn-ghost attachment-remove", "×");
+    cancel.type = "button";
+    cancel.setAttribute("aria-label", "Cancel uploading " + file.name);
+    li.append(el("span", "attachment-name", file.name), " ", el("span", "attachment-meta", byteSize(file.size)), bar, cancel);
+    chips!.append(li);
+    uploading++;
+    showError("");
+    const xhr = new XMLHttpRequest();
+    // end settles the upload: a message (or a cancel) takes the chip away.
+    const end = (msg: string, gone = msg !== "") => {
+      uploading--;
+      if (gone) li.remove();
+      if (msg) showError(msg);
+    };
+    cancel.addEventListener("click", () => {
+      xhr.abort();
+      attach?.focus();
+    });
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
+    });
+    xhr.addEventListener("load", () => {
+      let data: { document?: DocumentJSON; error?: { message?: string } } = {};
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        /* not JSON: a proxy's page */
+      }
+      if (xhr.status === 201 && data.document) {
+        chip(li, data.document);
+        end("");
+      } else end(data.error?.message ?? "The file could not be attached. Please try again.");
+    });
+    xhr.addEventListener("error", () => end("Could not reach the server. Check your connection and try again."));
+    xhr.addEventListener("abort", () => end("", true));
+    xhr.open("POST", `${api}/documents?conversation=${encodeURIComponent(conv)}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    const body = new FormData();
+    body.append("file", file);
+    xhr.send(body);
+  };
+
+  attach?.addEventListener("click", () => picker?.click());
+  picker?.addEventListener("change", () => {
+    for (const f of Array.from(picker.files ?? [])) upload(f);
+    picker.value = "";
+  });
+  chips?.addEventListener("submit", async (e) => {
+    const form = e.target as HTMLFormElement;
+    const li = form.closest<HTMLLIElement>(".attachment");
+    if (!li?.dataset.id) return;
+    e.preventDefault();
+    let res: Response;
+    try {
+      res = await fetch(`${api}/documents/${li.dataset.id}`, { method: "DELETE", headers: { Accept: "application/json" } });
+    } catch {
+      showError("Could not reach the server. Check your connection and try again.");
+      return;
+    }
+    if (!res.ok && res.status !== 404) {
+      showError(await errorOf(res));
+      return;
+    }
+    showError("");
+    li.remove();
+    (attach ?? input)?.focus();
+  });
 
   // A reload during an answer: the page shows the text so far; follow it.
   const streaming = list.querySelector<HTMLLIElement>('li[data-status="streaming"]');

@@ -31,6 +31,9 @@ type Script struct {
 	ErrorFirst, DropFirst bool
 	// Hang waits before the first event until the client goes away.
 	Hang bool
+	// Reply, if set, writes the chunks from the request's JSON body (a
+	// test's coach that quotes what it was sent).
+	Reply func(body map[string]any) []string
 	// Usage reported; zero: input 10, output len(Chunks).
 	Input, Output, CacheRead, CacheWrite int64
 }
@@ -66,6 +69,9 @@ func newServer(def Script, h func(w http.ResponseWriter, r *http.Request, sc Scr
 			sc, s.scripts = s.scripts[0], s.scripts[1:]
 		}
 		s.mu.Unlock()
+		if sc.Reply != nil {
+			sc.Chunks = sc.Reply(body)
+		}
 		if sc.Delay > 0 {
 			t := time.NewTimer(sc.Delay)
 			select {
