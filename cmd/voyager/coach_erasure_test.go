@@ -105,6 +105,10 @@ func TestCoachAccountDeletionErasesBytes(t *testing.T) {
 				if n, left := inFolder(t, files, markers); n != 0 || left != 0 {
 					t.Fatalf("the FILES folder holds %d file(s) and the markers %d times after the deletion, want none", left, n)
 				}
+				// Nor a folder named after the member (community/userID/).
+				if entries, _ := os.ReadDir(files); len(entries) != 0 {
+					t.Fatalf("the FILES folder still holds %v after the deletion, want nothing", entries)
+				}
 			}
 		})
 	}

@@ -102,14 +102,21 @@ func (d *Dir) Put(_ context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
-		return err
-	}
 	tmp := f + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
+	// A Delete of the folder's last file removes the folder; one retry
+	// covers a Delete that ran between MkdirAll and the write.
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			return err
+		}
+		err := os.WriteFile(tmp, data, 0o600)
+		if err == nil {
+			err = os.Rename(tmp, f)
+		}
+		if err == nil || try == 1 || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	return os.Rename(tmp, f)
 }
 
 // Get reads key.
@@ -125,7 +132,9 @@ func (d *Dir) Get(_ context.Context, key string) ([]byte, error) {
 	return b, err
 }
 
-// Delete removes key.
+// Delete removes key and then every folder above it, up to the root, that
+// it left empty: a folder named after a member (community/userID/) must not
+// outlive the member's last file.
 func (d *Dir) Delete(_ context.Context, key string) error {
 	f, err := d.file(key)
 	if err != nil {
@@ -133,6 +142,12 @@ func (d *Dir) Delete(_ context.Context, key string) error {
 	}
 	if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	root := filepath.Clean(d.Path)
+	for dir := filepath.Dir(f); dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil { // not empty (or already gone): stop
+			break
+		}
 	}
 	return nil
 }

@@ -56,11 +56,32 @@ func TestStores(t *testing.T) {
 			}
 		})
 	}
-	// The folder store keeps nothing behind, and refuses keys that escape it.
-	if left, _ := filepath.Glob(filepath.Join(dir, "c", "u", "*")); len(left) != 0 {
-		t.Errorf("files left: %v", left)
-	}
+	// The folder store keeps nothing behind, not even the folders named
+	// after the member, while a neighbour's file stays; and it refuses keys
+	// that escape it.
 	d := &blob.Dir{Path: dir}
+	ctx := context.Background()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left in the folder after the last delete: %v", left)
+	}
+	if err := d.Put(ctx, "c/u/a", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put(ctx, "c/v/b", []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, "c/u/a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c", "u")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("member folder c/u outlived its last file: %v", err)
+	}
+	if b, err := d.Get(ctx, "c/v/b"); err != nil || string(b) != "b" {
+		t.Errorf("neighbour's file: %q %v", b, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the store's own folder went: %v", err)
+	}
 	if err := d.Put(context.Background(), "../escape", []byte("x")); err == nil {
 		t.Error("a key escaping the folder was written")
 	}
