@@ -31,14 +31,20 @@ type Store struct {
 // group commits concurrent inserts together. SQLite's single writer
 // otherwise spends most of each insert on its own commit (the WAL append
 // and the FTS5 flush), and PostgreSQL on a WAL flush per commit (about
-// 8 ms on the test machines' disks). The first caller to find no commit under way
-// becomes the leader and writes everything queued, in one transaction
-// with a savepoint per idea so one failure does not fail the others; the
-// rest wait for their result. There is no background goroutine.
+// 8 ms on the test machines' disks). The first caller to find fewer than
+// maxLeaders commits under way becomes a leader and writes everything
+// queued, in one transaction (row by row with a savepoint each if the
+// batch fails, so one failure does not fail the others); the rest wait for
+// their result. A leader commits one batch only: if more inserts queued
+// meanwhile, it hands the next batch to the oldest of them, who commits it
+// on its own goroutine. So no request waits for more than the commit under
+// way and its own, however long the load lasts (a leader that kept
+// committing while inserts kept arriving would hold its own caller for
+// all of them). There is no background goroutine.
 type group struct {
 	mu      sync.Mutex
 	pending []*insertReq
-	leaders int // commits under way
+	leaders int // commits under way or handed over
 }
 
 // maxLeaders is how many group commits may run at once: one on SQLite
@@ -55,6 +61,21 @@ type insertReq struct {
 	it   idea.Idea
 	err  error
 	done chan struct{}
+	// lead receives the batch this request is to commit (one that holds
+	// it); buffered, so a leader handing over never blocks.
+	lead chan []*insertReq
+}
+
+// take removes the next batch (oldest first) from the queue; nil if it is
+// empty. g.mu is held.
+func (g *group) take() []*insertReq {
+	if len(g.pending) == 0 {
+		return nil
+	}
+	n := min(len(g.pending), maxGroup)
+	batch := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	return batch
 }
 
 // maxGroup bounds one group commit.
@@ -149,30 +170,44 @@ func writeTags(ctx context.Context, q querier, id, userID string, tags []string)
 
 // Insert stores a new idea; concurrent inserts share a commit.
 func (s *Store) Insert(ctx context.Context, it idea.Idea) error {
-	r := &insertReq{it: it, done: make(chan struct{})}
+	r := &insertReq{it: it, done: make(chan struct{}), lead: make(chan []*insertReq, 1)}
+	// Commit even if ctx ends: once queued, the insert may be committed
+	// with others, and the caller must not be told otherwise.
+	ctx = context.WithoutCancel(ctx)
 	g := &s.group
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
-	if g.leaders >= s.maxLeaders() {
+	if g.leaders < s.maxLeaders() {
+		g.leaders++
+		batch := g.take()
 		g.mu.Unlock()
-		// Wait even if ctx ends: the insert may already be committed, and
-		// the caller must not be told otherwise.
-		<-r.done
-		return r.err
-	}
-	g.leaders++
-	for len(g.pending) > 0 {
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
+		s.commitAndHandOver(ctx, batch)
+	} else {
 		g.mu.Unlock()
-		s.commitGroup(context.WithoutCancel(ctx), batch)
-		g.mu.Lock()
 	}
-	g.leaders--
+	for {
+		select {
+		case <-r.done:
+			return r.err
+		case batch := <-r.lead:
+			s.commitAndHandOver(ctx, batch)
+		}
+	}
+}
+
+// commitAndHandOver commits batch, then gives the next queued batch to its
+// oldest member (who leads it in its own Insert), or gives up the
+// leadership when nothing is queued.
+func (s *Store) commitAndHandOver(ctx context.Context, batch []*insertReq) {
+	s.commitGroup(ctx, batch)
+	g := &s.group
+	g.mu.Lock()
+	if next := g.take(); next != nil {
+		next[0].lead <- next
+	} else {
+		g.leaders--
+	}
 	g.mu.Unlock()
-	<-r.done
-	return r.err
 }
 
 // commitGroup writes a batch of inserts in one transaction: first as two
