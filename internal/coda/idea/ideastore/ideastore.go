@@ -220,7 +220,14 @@ func (s *Store) commitGroup(ctx context.Context, batch []*insertReq) {
 	for i, r := range batch {
 		ideas[i] = r.it
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error { return insertMany(ctx, tx, ideas) })
+	var err error
+	if s.db.Dialect == store.Postgres {
+		// One statement in its own implicit transaction: one round trip
+		// and one WAL flush, where BEGIN, two INSERTs and COMMIT took four.
+		err = insertManyPostgres(ctx, s.db, ideas)
+	} else {
+		err = s.db.InTx(ctx, func(tx *store.Tx) error { return insertMany(ctx, tx, ideas) })
+	}
 	if err != nil && len(batch) > 1 {
 		err = s.db.InTx(ctx, func(tx *store.Tx) error {
 			for _, r := range batch {
@@ -284,6 +291,47 @@ func insertMany(ctx context.Context, q querier, ideas []idea.Idea) error {
 	}
 	if _, err := q.Exec(ctx, b.String(), tags...); err != nil {
 		return fmt.Errorf("insert idea tags: %w", err)
+	}
+	return nil
+}
+
+// insertManyPostgres writes several ideas and their tags in one
+// statement: the tags' INSERT reads the ideas' from a data-modifying WITH,
+// and the tags' foreign key is checked at the end of the statement, when
+// both are in.
+func insertManyPostgres(ctx context.Context, q querier, ideas []idea.Idea) error {
+	var b strings.Builder
+	b.WriteString(`WITH i AS (INSERT INTO ideas (id, user_id, title, body, tags, version, content_hash, created_at, updated_at) VALUES `)
+	args := make([]any, 0, 9*len(ideas))
+	var tags []any
+	for i, it := range ideas {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, it.ID, it.UserID, it.Title, it.Body, tagsJSON(it.Tags), it.Version, idea.ContentHash(it.Title, it.Body, it.Tags), it.CreatedAt, it.UpdatedAt)
+		for _, t := range it.Tags {
+			tags = append(tags, it.ID, it.UserID, t)
+		}
+	}
+	b.WriteString(") RETURNING 1)")
+	if len(tags) == 0 {
+		b.WriteString(" SELECT count(*) FROM i")
+	} else {
+		b.WriteString(" INSERT INTO idea_tags (idea_id, user_id, tag) VALUES ")
+		for i := 0; i < len(tags)/3; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?)")
+		}
+		args = append(args, tags...)
+	}
+	if _, err := q.Exec(ctx, b.String(), args...); err != nil {
+		if store.IsUniqueViolation(err) {
+			return apperr.E(apperr.Conflict, "An idea with this ID already exists.")
+		}
+		return fmt.Errorf("insert ideas: %w", err)
 	}
 	return nil
 }
