@@ -314,7 +314,7 @@ func insertManyPostgres(ctx context.Context, q querier, ideas []idea.Idea) error
 			tags = append(tags, it.ID, it.UserID, t)
 		}
 	}
-	b.WriteString(") RETURNING 1)")
+	b.WriteString(" RETURNING 1)")
 	if len(tags) == 0 {
 		b.WriteString(" SELECT count(*) FROM i")
 	} else {
