@@ -47,7 +47,7 @@ func main() {
 	bin := flag.String("bin", "bin", "folder holding the coda binary")
 	rate := flag.Int("rate", 1000, "requests per second for create and list")
 	dur := flag.Duration("duration", 10*time.Second, "how long each load step runs")
-	n := flag.Int("n", 100000, "ideas to purge and to export")
+	n := flag.Int("n", 100000, "ideas to purge and to export (0: skip the purge and export steps)")
 	only := flag.String("only", "", "run only this dialect (sqlite or postgres)")
 	searchRate := flag.Int("search-rate", 200, "requests per second for search")
 	flag.Parse()
@@ -57,7 +57,10 @@ func main() {
 		dialects = append(dialects, "postgres")
 	}
 	fmt.Printf("## Ideas (%d cores)\n\n", runtimeCores())
-	fmt.Printf("| store | route | rate | requests | p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("Each API row is followed by its floor, measured in the same run: the same call straight on the same\n")
+	fmt.Printf("store (ideastore through the idea service, no HTTP, server stopped); p99/floor is the ratio of p99s.\n")
+	fmt.Printf("`GET /healthz` on the same server at the same rate is the loopback HTTP floor.\n\n")
+	fmt.Printf("| store | route | rate | requests | p50 | p99 | max | errors | p99/floor |\n|---|---|---|---|---|---|---|---|---|\n")
 	var bulk []string
 	for _, d := range dialects {
 		if *only != "" && d != *only {
@@ -190,7 +193,7 @@ func newPostgres() (string, func(), error) {
 func measure(path, dialect string, rate, searchRate int, dur time.Duration, n int) ([]string, error) {
 	dir, _ := os.MkdirTemp("", "bench-ideas-")
 	defer os.RemoveAll(dir)
-	env := append(os.Environ(), "DATA_DIR="+dir, "LOG_LEVEL=warn", "APP_ENV=development", "RATE_LIMIT_SCALE=0", "EMAIL_SERVER=stream")
+	env := append(os.Environ(), "DATA_DIR="+dir, "LOG_LEVEL=error", "APP_ENV=development", "RATE_LIMIT_SCALE=0", "EMAIL_SERVER=stream")
 	dbURL := ""
 	if dialect == "postgres" {
 		u, drop, err := newPostgres()
@@ -210,6 +213,7 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 		s.stop()
 		return nil, err
 	}
+	health := loadgen.Run(nil, rate, dur, loadgen.Get(s.base+"/healthz", nil))
 	i := 0
 	var mu sync.Mutex
 	create := loadgen.Run(nil, rate, dur, func() *http.Request {
@@ -241,22 +245,40 @@ func measure(path, dialect string, rate, searchRate int, dur time.Duration, n in
 		req.Header.Set("Accept-Encoding", "gzip")
 		return req
 	})
-	for _, r := range []struct {
-		name string
-		rate int
-		res  loadgen.Result
-	}{{"POST /api/ideas", rate, create}, {"GET /api/ideas?limit=20", rate, list}, {"GET /api/ideas?q=N (search, one match)", searchRate, search}} {
-		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d |\n", dialect, r.name, r.rate, r.res.N, loadgen.MS(r.res.P50), loadgen.MS(r.res.P99), loadgen.MS(r.res.Max), r.res.Errors)
-	}
 	s.stop()
-
-	// Bulk: seed n expired ideas for a second user and n live ones for a
-	// third, straight into the database.
 	db, err := store.Open(context.Background(), store.Options{URL: dbURL, DataDir: dir, Name: "coda", ConnectTimeout: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
+	if err := printSettings(db); err != nil {
+		return nil, err
+	}
+	var uid string
+	if err := db.QueryRow(context.Background(), `SELECT id FROM users WHERE email = ?`, "bench@example.com").Scan(&uid); err != nil {
+		return nil, err
+	}
+	fCreate, fList, fSearch := storeFloor(db, uid, rate, searchRate, dur, max(i, 1))
+	row := func(name string, rate int, r loadgen.Result, floor *loadgen.Result) {
+		ratio := ""
+		if floor != nil && floor.P99 > 0 {
+			ratio = fmt.Sprintf("%.1f", float64(r.P99)/float64(floor.P99))
+		}
+		fmt.Printf("| %s | %s | %d/s | %d | %s | %s | %s | %d | %s |\n", dialect, name, rate, r.N, loadgen.MS(r.P50), loadgen.MS(r.P99), loadgen.MS(r.Max), r.Errors, ratio)
+	}
+	row("GET /healthz (loopback HTTP floor)", rate, health, nil)
+	row("POST /api/ideas", rate, create, &fCreate)
+	row("floor: Service.Create on the store", rate, fCreate, nil)
+	row("GET /api/ideas?limit=20", rate, list, &fList)
+	row("floor: Service.List on the store", rate, fList, nil)
+	row("GET /api/ideas?q=N (search, one match)", searchRate, search, &fSearch)
+	row("floor: Service.List(q) on the store", searchRate, fSearch, nil)
+
+	if n <= 0 {
+		return nil, nil
+	}
+	// Bulk: seed n expired ideas for a second user and n live ones for a
+	// third, straight into the database.
 	s, err = start(path, env)
 	if err != nil {
 		return nil, err
@@ -353,5 +375,33 @@ func seed(db *store.DB, email string, n int, expired bool) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// printSettings prints what decides a commit's durability: PostgreSQL's
+// synchronous_commit (the budget is for "on"), SQLite's journal mode and
+// synchronous level.
+func printSettings(db *store.DB) error {
+	ctx := context.Background()
+	if db.Dialect == store.Postgres {
+		var sc, fsync string
+		if err := db.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil {
+			return err
+		}
+		if err := db.QueryRow(ctx, `SHOW fsync`).Scan(&fsync); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "postgres: synchronous_commit=%s fsync=%s\n", sc, fsync)
+		return nil
+	}
+	var jm string
+	var sync int
+	if err := db.Writer().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&jm); err != nil {
+		return err
+	}
+	if err := db.Writer().QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "sqlite: journal_mode=%s synchronous=%d (1 = NORMAL: a commit survives the process being killed, not a power cut)\n", jm, sync)
 	return nil
 }

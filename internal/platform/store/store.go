@@ -139,7 +139,8 @@ type DB struct {
 	Target  Target
 	w       *sql.DB
 	r       *sql.DB
-	ins     *instruments // nil until Instrument
+	ins     *instruments  // nil until Instrument
+	ckpt    *checkpointer // SQLite: checkpoints the WAL off the write path
 }
 
 // Open opens and pings the database, retrying an unreachable PostgreSQL with
@@ -169,7 +170,9 @@ func openSQLite(ctx context.Context, t Target) (*DB, error) {
 	// secure_delete: deleted rows are overwritten with zeros in the file
 	// (an erased account must not stay readable in free pages).
 	base := "file:" + t.Path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_time_format=sqlite"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	// The writer checkpoints the WAL itself only as a backstop
+	// (walBackstopPages); the checkpointer does it in the background.
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstopPages)+")&_pragma=journal_size_limit("+strconv.Itoa(walSizeLimit)+")")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
 	}
@@ -188,7 +191,13 @@ func openSQLite(ctx context.Context, t Target) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	t.DSN = base
-	return &DB{Dialect: SQLite, Target: t, w: w, r: r}, nil
+	ckpt, err := startCheckpointer(base, walCheckpointEvery)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
+	}
+	return &DB{Dialect: SQLite, Target: t, w: w, r: r, ckpt: ckpt}, nil
 }
 
 func openPostgres(ctx context.Context, t Target, o Options) (*DB, error) {
@@ -230,9 +239,13 @@ func openPostgres(ctx context.Context, t Target, o Options) (*DB, error) {
 	return &DB{Dialect: Postgres, Target: t, w: db, r: db}, nil
 }
 
-// Close closes both pools.
+// Close stops the checkpointer and closes both pools.
 func (db *DB) Close() error {
-	err := db.w.Close()
+	var err error
+	if db.ckpt != nil {
+		err = db.ckpt.close()
+	}
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -570,3 +570,34 @@ func TestImportKeepsFreeIDs(t *testing.T) {
 		}
 	}, migrations)
 }
+
+// TestGroupCommitBacklog: more concurrent inserts than one group commit
+// takes (256), so leaders hand batches over to waiters, and a caller that
+// becomes a leader may commit a batch without its own insert first; every
+// insert still returns once, stored.
+func TestGroupCommitBacklog(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		st := ideastore.New(db)
+		ctx := context.Background()
+		const n = 1500
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range errs {
+			wg.Go(func() {
+				at := e.clock.Now()
+				errs[i] = st.Insert(ctx, idea.Idea{ID: idea.NewID(), UserID: "ada", Title: fmt.Sprintf("backlog %d", i), Version: 1, CreatedAt: at, UpdatedAt: at})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("insert %d: %v", i, err)
+			}
+		}
+		if got := countIdeas(t, db, "ada"); got != n {
+			t.Fatalf("stored %d ideas, want %d", got, n)
+		}
+	}, migrations)
+}
