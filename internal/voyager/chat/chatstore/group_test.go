@@ -48,12 +48,15 @@ func TestConcurrentTurns(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				um := chat.Message{ID: fmt.Sprintf("u%02d", i), ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.User, Content: "q", Status: chat.Complete, CreatedAt: now}
+				day := "2026-11-23"
 				if i == 7 {
-					um.ID = "taken" // this turn's insert fails
+					// This turn's insert fails (on a day of its own, so the
+					// limit never refuses it first).
+					um.ID, day = "taken", "2026-11-24"
 				}
 				ans := chat.Message{ID: fmt.Sprintf("a%02d", i), ConversationID: "c1", UserID: "u1", CommunityID: "alpha", Role: ai.Assistant, Status: chat.Streaming, CreatedAt: now}
 				<-start
-				_, took, err := s.StartTurn(ctx, chat.Turn{Day: "2026-11-23", Limit: limit, User: &um, Answer: ans})
+				_, took, err := s.StartTurn(ctx, chat.Turn{Day: day, Limit: limit, User: &um, Answer: ans})
 				results[i] = result{ans.ID, took, err}
 			}()
 		}
@@ -75,6 +78,9 @@ func TestConcurrentTurns(t *testing.T) {
 		}
 		if used, _ := s.Usage(ctx, "alpha", "u1", "2026-11-23"); used != limit {
 			t.Fatalf("got usage %d, want %d (the failed turn is not counted)", used, limit)
+		}
+		if used, _ := s.Usage(ctx, "alpha", "u1", "2026-11-24"); used != 0 {
+			t.Fatalf("got usage %d on the failed turn's day, want 0", used)
 		}
 		if _, err := s.Message(ctx, "alpha", "u1", "a07"); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("failed turn's answer: got %v, want not found", err)
