@@ -1,12 +1,20 @@
 // Command voyager measures Voyager's chat on a real voyager binary over a
 // fake Anthropic server (internal/voyager/ai/aitest) with a fixed delay
-// before its first token:
+// before its first token, next to a floor measured in the same run: a bare
+// reverse proxy (httputil.ReverseProxy flushing at once) in the bench
+// process in front of the same fake.
 //
-//   - time to first token added by our server: the member's first SSE
-//     piece after sending, minus the same measured straight against the
-//     fake provider;
-//   - N concurrent streams (default 500): first-token and whole-answer
-//     latency, and the server's RSS;
+//   - time to first token added, for 1 and for C (default 100) concurrent
+//     conversations: each request's first-token time minus the fake's own
+//     time to its first piece for that request, straight to the fake, through
+//     the bare proxy and through Voyager (POST the message, then follow its
+//     SSE stream); "added" is the percentile through the proxy or Voyager
+//     minus the percentile straight to the fake, and the figure is Voyager's
+//     added time over the proxy's;
+//   - N concurrent streams (default 500) started at once: first-token and
+//     whole-answer latency straight to the fake, through the proxy and
+//     through Voyager, the ratio of Voyager's first-token p99 to the
+//     direct one, and the server's RSS;
 //   - a community page at a constant request rate (default 1,000 req/s):
 //     p50/p99/max, signed out and signed in as a member.
 //
@@ -24,6 +32,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -34,6 +44,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relaywork/suite/bench/loadgen"
@@ -43,9 +54,12 @@ import (
 func main() {
 	bin := flag.String("bin", "bin", "folder holding the voyager binary")
 	delay := flag.Duration("delay", 200*time.Millisecond, "the fake provider's delay before its first token")
-	streams := flag.Int("streams", 500, "concurrent streams")
-	samples := flag.Int("samples", 50, "sequential sends for the first-token measurement")
-	rate := flag.Int("rate", 1000, "community page requests per second")
+	samples := flag.Int("samples", 50, "sequential sends (one conversation) for the first-token measurement")
+	conc := flag.Int("conc", 100, "concurrent conversations for the second first-token measurement")
+	rounds := flag.Int("rounds", 5, "sends per conversation at -conc (each round: straight, proxy, Voyager)")
+	streams := flag.Int("streams", 500, "concurrent streams started at once")
+	bursts := flag.Int("bursts", 2, "bursts of -streams (each: straight, proxy, Voyager)")
+	rate := flag.Int("rate", 1000, "community page requests per second (0: skip the page load)")
 	dur := flag.Duration("duration", 10*time.Second, "how long the page load runs")
 	flag.Parse()
 
@@ -55,6 +69,8 @@ func main() {
 	}
 	fake := aitest.Anthropic(aitest.Script{Delay: *delay, Chunks: chunks, Input: 500, Output: 20, CacheRead: 400})
 	defer fake.Close()
+	proxy := bareProxy(fake.URL)
+	defer proxy.Close()
 
 	dir, _ := os.MkdirTemp("", "voyager-bench")
 	defer os.RemoveAll(dir)
@@ -76,41 +92,71 @@ func main() {
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	waitReady(base)
 
+	// One client transport for all three paths, so they differ only in
+	// what is between the client and the fake.
 	tr := &http.Transport{MaxIdleConnsPerHost: 2000, MaxConnsPerHost: 0}
+	raw := &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	c := signIn(path, env, base, tr, "bench@example.com")
 	post(c, base+"/c/bench/join", nil)
+	b := &bench{fake: fake, raw: raw, c: c, base: base}
 
 	fmt.Printf("## Voyager chat (%d cores, fake Anthropic, %v before the first token, %d pieces)\n\n", runtime.NumCPU(), *delay, len(chunks))
+	fmt.Printf("Floor: a bare `httputil.ReverseProxy` (FlushInterval -1) in the bench process in front of the same fake. ")
+	fmt.Printf("Overhead of a request = its first-token time minus the fake's own time to its first piece; ")
+	fmt.Printf("added = overhead percentile through the proxy or Voyager minus the same percentile straight to the fake.\n\n")
 
-	// 1. Time to first token: straight to the fake vs through Voyager.
-	var direct, ours, before, relay []time.Duration
+	// 1. Time to first token, one conversation: the three paths take turns.
+	var direct, floor, ours []sample
+	conv := newConv(c, base)
 	for i := 0; i < *samples; i++ {
-		direct = append(direct, directTTFT(fake.URL))
-		conv := newConv(c, base)
-		t0 := time.Now()
-		t, _ := sendAndFollow(c, base, conv)
-		ours = append(ours, t)
-		calls := fake.Calls()
-		last := calls[len(calls)-1]
-		before = append(before, last.Received.Sub(t0))
-		relay = append(relay, t0.Add(t).Sub(last.FirstChunk))
+		direct = append(direct, b.raw1(fake.URL))
+		floor = append(floor, b.raw1(proxy.URL))
+		ours = append(ours, b.voyager1(conv))
+		if i%10 == 9 {
+			conv = newConv(c, base) // keep the history short, as in a new conversation
+		}
 	}
-	dm, om := pct(direct, 50), pct(ours, 50)
-	fmt.Printf("First token, %d sequential sends: straight to the fake p50 %v p99 %v; through Voyager (POST, then SSE) p50 %v p99 %v\n",
-		*samples, dm, pct(direct, 99), om, pct(ours, 99))
-	fmt.Printf("Added by Voyager: p50 %v, p99 %v, of which\n", om-dm, pct(ours, 99)-pct(direct, 99))
-	fmt.Printf("  send → provider request (auth, membership, 1 write transaction, SDK): p50 %v p99 %v\n", pct(before, 50), pct(before, 99))
-	fmt.Printf("  provider's first piece → member's SSE event (hub and SSE relay): p50 %v p99 %v\n\n", pct(relay, 50), pct(relay, 99))
+	b.match(direct, floor, ours)
+	var before, relay []time.Duration
+	for _, s := range ours {
+		if s.ok {
+			before = append(before, s.call.Received.Sub(s.t0))
+			relay = append(relay, s.t0.Add(s.ttft).Sub(s.call.FirstChunk))
+		}
+	}
+	var rows []row
+	rows = append(rows, addedRows("1 conversation, sequential", direct, floor, ours)...)
 
-	// 2. Concurrent streams.
-	convs := make([]string, *streams)
+	// 2. Time to first token, -conc conversations at once.
+	convs := make([]string, *conc)
+	for i := range convs {
+		convs[i] = newConv(c, base)
+	}
+	direct, floor, ours = nil, nil, nil
+	for r := 0; r < *rounds; r++ {
+		direct = append(direct, b.burst(*conc, func(int) sample { return b.raw1(fake.URL) })...)
+		floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy.URL) })...)
+		ours = append(ours, b.burst(*conc, func(i int) sample { return b.voyager1(convs[i]) })...)
+	}
+	b.match(direct, floor, ours)
+	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations", *conc), direct, floor, ours)...)
+
+	fmt.Println("| time to first token | straight to the fake | bare proxy (floor) | Voyager | added by the proxy | added by Voyager | Voyager / floor | goal |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+	fmt.Printf("\nOne conversation, where Voyager's time goes: send → provider request (session, membership, reads, context, SDK) p50 %v p99 %v; "+
+		"provider's first piece → member's SSE event (SDK, hub, SSE) p50 %v p99 %v\n\n",
+		pct(before, 50), pct(before, 99), pct(relay, 50), pct(relay, 99))
+
+	// 3. Concurrent streams started at once.
+	convs = make([]string, *streams)
 	for i := range convs {
 		convs[i] = newConv(c, base)
 	}
 	rssBefore := rss(srv.Process.Pid)
-	var mu sync.Mutex
-	var ttft, total []time.Duration
-	var peak int64
+	var peak atomic.Int64
 	stop := make(chan struct{})
 	go func() {
 		for {
@@ -118,52 +164,241 @@ func main() {
 			case <-stop:
 				return
 			case <-time.After(20 * time.Millisecond):
-				if r := rss(srv.Process.Pid); r > peak {
-					peak = r
+				if r := rss(srv.Process.Pid); r > peak.Load() {
+					peak.Store(r)
 				}
 			}
 		}
 	}()
+	direct, floor, ours = nil, nil, nil
+	for r := 0; r < *bursts; r++ {
+		direct = append(direct, b.burst(*streams, func(int) sample { return b.raw1(fake.URL) })...)
+		floor = append(floor, b.burst(*streams, func(int) sample { return b.raw1(proxy.URL) })...)
+		ours = append(ours, b.burst(*streams, func(i int) sample { return b.voyager1(convs[i]) })...)
+	}
+	close(stop)
+	fmt.Printf("| %d streams at once (%d bursts) | complete | first token p50 | first token p99 | whole answer p50 | whole answer p99 | first-token p99 / direct | goal |\n", *streams, *bursts)
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	dp99 := pct(ttfts(direct), 99)
+	for _, p := range []struct {
+		name string
+		s    []sample
+		goal string
+	}{{"straight to the fake", direct, ""}, {"bare proxy (floor)", floor, ""}, {"Voyager", ours, "≤ 1.3"}} {
+		t := ttfts(p.s)
+		fmt.Printf("| %s | %d/%d | %v | %v | %v | %v | %s | %s |\n", p.name, len(t), len(p.s), pct(t, 50), pct(t, 99),
+			pct(totals(p.s), 50), pct(totals(p.s), 99), ratio(pct(t, 99), dp99), p.goal)
+	}
+	fmt.Printf("\nServer RSS: %.1f MB before the bursts, peak %.1f MB during (%.1f KB per stream)\n\n",
+		mb(rssBefore), mb(peak.Load()), float64(peak.Load()-rssBefore)/1024/float64(*streams))
+
+	// 4. Community page at a constant rate.
+	if *rate > 0 {
+		// A member with a realistic history (10 conversations) for the page load.
+		member := signIn(path, env, base, tr, "member@example.com")
+		post(member, base+"/c/bench/join", nil)
+		for i := 0; i < 10; i++ {
+			newConv(member, base)
+		}
+		for _, who := range []struct {
+			name string
+			c    *http.Client
+		}{{"signed out", &http.Client{Transport: tr}}, {"signed-in member with 10 conversations", member}} {
+			r := loadgen.Run(who.c, *rate, *dur, loadgen.Get(base+"/c/bench/", map[string]string{"Accept": "text/html"}))
+			fmt.Printf("Community page, %s, %d req/s for %v (open loop): p50 %v p99 %v max %v, %d errors\n", who.name, *rate, *dur,
+				r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Errors)
+		}
+	}
+	fmt.Printf("\nServer peak RSS overall (VmHWM): %.1f MB\n", mb(hwm(srv.Process.Pid)))
+}
+
+// bareProxy is the floor: the standard library's reverse proxy, flushing
+// each write at once, in front of target.
+func bareProxy(target string) *httptest.Server {
+	u, _ := url.Parse(target)
+	rp := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u) },
+		FlushInterval: -1,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 2000},
+	}
+	return httptest.NewServer(rp)
+}
+
+// sample is one request's first token.
+type sample struct {
+	tag   string
+	t0    time.Time
+	ttft  time.Duration // send → first piece of text at the client
+	total time.Duration // send → end of the answer
+	ok    bool
+	call  *aitest.Call // the fake's record of the request (after match)
+}
+
+// overhead is the request's first-token time less the fake's own time
+// from receiving it to writing its first piece.
+func (s sample) overhead() time.Duration {
+	return s.ttft - s.call.FirstChunk.Sub(s.call.Received)
+}
+
+type bench struct {
+	fake *aitest.Server
+	raw  *http.Client
+	c    *http.Client
+	base string
+	n    atomic.Int64
+}
+
+func (b *bench) tag() string { return "#t" + strconv.FormatInt(b.n.Add(1), 10) + "#" }
+
+var tagRE = regexp.MustCompile(`#t\d+#`)
+
+// match finds each sample's request among the fake's calls by its tag
+// (the last one in the body: a conversation's history holds earlier ones).
+func (b *bench) match(sets ...[]sample) {
+	calls := b.fake.Calls()
+	byTag := make(map[string]*aitest.Call, len(calls))
+	for i := range calls {
+		body, _ := json.Marshal(calls[i].Body["messages"])
+		if m := tagRE.FindAll(body, -1); m != nil {
+			byTag[string(m[len(m)-1])] = &calls[i]
+		}
+	}
+	for _, set := range sets {
+		for i := range set {
+			if c := byTag[set[i].tag]; c != nil && !c.FirstChunk.IsZero() {
+				set[i].call = c
+			} else {
+				set[i].ok = false
+			}
+		}
+	}
+}
+
+// burst runs n requests at once and returns their samples.
+func (b *bench) burst(n int, f func(i int) sample) []sample {
+	out := make([]sample, n)
 	var wg sync.WaitGroup
-	start := time.Now()
-	for _, conv := range convs {
+	start := make(chan struct{})
+	for i := range out {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t0 := time.Now()
-			f, ok := sendAndFollow(c, base, conv)
-			mu.Lock()
-			if ok {
-				ttft = append(ttft, f)
-				total = append(total, time.Since(t0))
-			}
-			mu.Unlock()
+			<-start
+			out[i] = f(i)
 		}()
 	}
+	close(start)
 	wg.Wait()
-	close(stop)
-	wall := time.Since(start)
-	fmt.Printf("%d concurrent streams: %d complete in %v; first token p50 %v p99 %v; whole answer p50 %v p99 %v\n",
-		*streams, len(total), wall.Round(time.Millisecond), pct(ttft, 50), pct(ttft, 99), pct(total, 50), pct(total, 99))
-	fmt.Printf("Server RSS: %.1f MB before, peak %.1f MB during (%.1f KB per stream)\n\n",
-		mb(rssBefore), mb(peak), float64(peak-rssBefore)/1024/float64(*streams))
+	return out
+}
 
-	// 3. Community page at a constant rate.
-	// A member with a realistic history (10 conversations) for the page load.
-	member := signIn(path, env, base, tr, "member@example.com")
-	post(member, base+"/c/bench/join", nil)
-	for i := 0; i < 10; i++ {
-		newConv(member, base)
+// raw1 asks u (the fake, or the proxy in front of it) for a streamed
+// answer with raw HTTP, as a client that reads SSE would.
+func (b *bench) raw1(u string) sample {
+	s := sample{tag: b.tag(), t0: time.Now()}
+	body := `{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"How do I ask for a raise? ` + s.tag + `"}]}`
+	req, _ := http.NewRequest("POST", u+"/v1/messages", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", "sk-ant-bench")
+	resp, err := b.raw.Do(req)
+	if err != nil {
+		return s
 	}
-	for _, who := range []struct {
-		name string
-		c    *http.Client
-	}{{"signed out", &http.Client{Transport: tr}}, {"signed-in member with 10 conversations", member}} {
-		r := loadgen.Run(who.c, *rate, *dur, loadgen.Get(base+"/c/bench/", map[string]string{"Accept": "text/html"}))
-		fmt.Printf("Community page, %s, %d req/s for %v (open loop): p50 %v p99 %v max %v, %d errors\n", who.name, *rate, *dur,
-			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond), r.Errors)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if s.ttft == 0 && strings.Contains(sc.Text(), "text_delta") {
+			s.ttft = time.Since(s.t0)
+		}
 	}
-	fmt.Printf("\nServer peak RSS overall (VmHWM): %.1f MB\n", mb(hwm(srv.Process.Pid)))
+	s.total, s.ok = time.Since(s.t0), s.ttft > 0 && sc.Err() == nil
+	return s
+}
+
+// voyager1 sends a message in conv and follows the answer's stream.
+func (b *bench) voyager1(conv string) sample {
+	s := sample{tag: b.tag(), t0: time.Now()}
+	s.ttft, s.ok = sendAndFollow(b.c, b.base, conv, "How do I ask for a raise? "+s.tag)
+	s.total = time.Since(s.t0)
+	return s
+}
+
+// row is one line of the first-token table.
+type row struct {
+	what, direct, floor, ours, addFloor, addOurs, ratio, goal string
+}
+
+func (r row) String() string {
+	return "| " + strings.Join([]string{r.what, r.direct, r.floor, r.ours, r.addFloor, r.addOurs, r.ratio, r.goal}, " | ") + " |"
+}
+
+// addedRows compares the three paths at p50 and p99.
+func addedRows(what string, direct, floor, ours []sample) []row {
+	var rows []row
+	for _, p := range []struct {
+		p    float64
+		goal string
+	}{{50, "≤ 2"}, {99, "≤ 3"}} {
+		d, f, o := pct(overheads(direct), p.p), pct(overheads(floor), p.p), pct(overheads(ours), p.p)
+		rows = append(rows, row{
+			what:     fmt.Sprintf("%s, p%v (n=%d/%d/%d)", what, p.p, count(direct), count(floor), count(ours)),
+			direct:   pct(ttfts(direct), p.p).String(),
+			floor:    pct(ttfts(floor), p.p).String(),
+			ours:     pct(ttfts(ours), p.p).String(),
+			addFloor: (f - d).String(),
+			addOurs:  (o - d).String(),
+			ratio:    ratio(o-d, f-d),
+			goal:     p.goal,
+		})
+	}
+	return rows
+}
+
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
+}
+
+func count(s []sample) int {
+	n := 0
+	for _, x := range s {
+		if x.ok {
+			n++
+		}
+	}
+	return n
+}
+
+func overheads(s []sample) []time.Duration {
+	var d []time.Duration
+	for _, x := range s {
+		if x.ok && x.call != nil {
+			d = append(d, x.overhead())
+		}
+	}
+	return d
+}
+
+func ttfts(s []sample) []time.Duration {
+	var d []time.Duration
+	for _, x := range s {
+		if x.ok {
+			d = append(d, x.ttft)
+		}
+	}
+	return d
+}
+
+func totals(s []sample) []time.Duration {
+	var d []time.Duration
+	for _, x := range s {
+		if x.ok {
+			d = append(d, x.total)
+		}
+	}
+	return d
 }
 
 // signIn signs email in through an operator login link.
@@ -194,9 +429,9 @@ func newConv(c *http.Client, base string) string {
 
 // sendAndFollow sends a message and reads the answer's stream; it returns
 // the time from the send to the first piece of text.
-func sendAndFollow(c *http.Client, base, conv string) (time.Duration, bool) {
+func sendAndFollow(c *http.Client, base, conv, content string) (time.Duration, bool) {
 	t0 := time.Now()
-	b := post(c, base+"/api/c/bench/conversations/"+conv+"/messages", map[string]string{"content": "How do I ask for a raise?"})
+	b := post(c, base+"/api/c/bench/conversations/"+conv+"/messages", map[string]string{"content": content})
 	var sent struct {
 		StreamURL string `json:"stream_url"`
 	}
@@ -229,25 +464,6 @@ func sendAndFollow(c *http.Client, base, conv string) (time.Duration, bool) {
 		}
 	}
 	return first, false
-}
-
-// directTTFT is the first text straight from the fake (raw HTTP, no SDK).
-func directTTFT(u string) time.Duration {
-	t0 := time.Now()
-	resp, err := http.Post(u+"/v1/messages", "application/json", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x"}]}`))
-	if err != nil {
-		fail("direct: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "text_delta") {
-			d := time.Since(t0)
-			io.Copy(io.Discard, resp.Body)
-			return d
-		}
-	}
-	return time.Since(t0)
 }
 
 func post(c *http.Client, u string, body any) []byte {

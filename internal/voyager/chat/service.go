@@ -249,6 +249,7 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
+	known := s.coachContext(ctx, c, conv)
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
@@ -269,7 +270,7 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	if conv.Title == DefaultTitle {
 		t.Title = cleanTitle(text)
 	}
-	return s.start(ctx, c, conv, t, hist, len(hist) == 1)
+	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
@@ -277,6 +278,7 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
+	known := s.coachContext(ctx, c, conv)
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
@@ -296,7 +298,7 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
 	// Regenerate always asks the provider, never the answer cache.
-	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false)
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known)
 }
 
 // busy reports whether the conversation's last message is an answer still
@@ -309,9 +311,33 @@ func (s *Service) busy(hist []Message) bool {
 	return last.Status == Streaming && s.o.Hub.get(last.ID) != nil
 }
 
+// coachContext starts reading what the coach knows about the member (the
+// profile, memories and documents) while the caller reads the history, so
+// those reads are not one after another on the way to the provider call;
+// the returned func waits for them. (The goroutine ends on its own if the
+// send is refused before it is waited for.)
+func (s *Service) coachContext(ctx context.Context, c *community.Community, conv Conversation) func() (coach.Context, error) {
+	if s.o.Coach == nil {
+		return func() (coach.Context, error) { return coach.Context{}, nil }
+	}
+	type built struct {
+		kc  coach.Context
+		err error
+	}
+	ch := make(chan built, 1)
+	go func() {
+		kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
+		ch <- built{kc, err}
+	}()
+	return func() (coach.Context, error) {
+		b := <-ch
+		return b.kc, b.err
+	}
+}
+
 // start writes the turn in one transaction (the daily limit is checked
 // there) and starts generating into the answer placeholder.
-func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool) (Sent, error) {
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error)) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
@@ -321,7 +347,7 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	}
 	var g gen
 	if s.o.Coach != nil {
-		kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
+		kc, err := known()
 		if err != nil {
 			return Sent{}, err
 		}

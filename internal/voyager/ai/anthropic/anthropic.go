@@ -60,15 +60,24 @@ func New(o Options) *Provider {
 }
 
 // Transport is an HTTP transport with a connect timeout and no overall
-// timeout (streams are long; the router bounds silence).
+// timeout (streams are long; the router bounds silence). It keeps up to
+// maxIdle connections to the provider between answers (the default keeps
+// 100 in all), so a burst of hundreds of concurrent answers does not dial
+// (and, against the real API, handshake TLS) again for most of the next
+// one on the way to its first token; idle ones close after 90 s.
 func Transport(connect time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = connect
 	t.ResponseHeaderTimeout = 0
-	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdle, maxIdle
+	t.IdleConnTimeout = 90 * time.Second
 	return t
 }
+
+// maxIdle is how many idle provider connections Transport keeps: the
+// concurrent streams a server is sized for (docs/voyager.md: 500).
+const maxIdle = 1024
 
 // Name implements ai.Provider.
 func (p *Provider) Name() string { return Name }

@@ -18,7 +18,10 @@ import (
 )
 
 // Store implements chat.Store.
-type Store struct{ db *store.DB }
+type Store struct {
+	db    *store.DB
+	group group // StartTurn and FinishMessage share commits
+}
 
 var _ chat.Store = (*Store)(nil)
 
@@ -315,9 +318,13 @@ func (s *Store) AddMessage(ctx context.Context, m chat.Message) error {
 	})
 }
 
-// FinishMessage implements chat.Store.
+// FinishMessage implements chat.Store; concurrent ones share a commit.
 func (s *Store) FinishMessage(ctx context.Context, m chat.Message) error {
-	res, err := s.db.Exec(ctx, `UPDATE voyager_messages SET content = ?, status = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?,
+	return s.write(ctx, func(ctx context.Context, tx *store.Tx) error { return finish(ctx, tx, m) })
+}
+
+func finish(ctx context.Context, tx *store.Tx, m chat.Message) error {
+	res, err := tx.Exec(ctx, `UPDATE voyager_messages SET content = ?, status = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?,
 		cache_read_tokens = ?, cache_write_tokens = ?, latency_ms = ?, first_token_ms = ?, finish_reason = ?, cost_micros = ?, error = ? WHERE id = ?`,
 		m.Content, string(m.Status), m.Provider, m.Model, m.Usage.Input, m.Usage.Output, m.Usage.CacheRead, m.Usage.CacheWrite,
 		m.LatencyMS, m.FirstTokenMS, m.FinishReason, m.CostMicros, m.Error, m.ID)
@@ -427,12 +434,12 @@ func take(ctx context.Context, tx *store.Tx, communityID, userID, day string, li
 	return n, k == 1, err
 }
 
-// StartTurn implements chat.Store.
+// StartTurn implements chat.Store; concurrent turns share a commit.
 func (s *Store) StartTurn(ctx context.Context, t chat.Turn) (int, bool, error) {
 	var n int
 	var took bool
 	a := t.Answer
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		n, took, err = take(ctx, tx, a.CommunityID, a.UserID, t.Day, t.Limit)
 		if err != nil || !took {
