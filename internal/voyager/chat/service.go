@@ -294,6 +294,11 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 	}
 	last := hist[len(hist)-1]
 	hist = hist[:len(hist)-1]
+	if s.o.Coach != nil {
+		if err := s.o.Coach.DropProposals(ctx, c.ID, conv.UserID, last.ID); err != nil {
+			return Sent{}, err
+		}
+	}
 	if len(hist) > s.o.HistoryLimit {
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}

@@ -196,6 +196,23 @@ func (s *Service) Propose(ctx context.Context, communityID, userID, messageID, t
 	return m, s.st.AddMemory(ctx, m)
 }
 
+// DropProposals deletes the facts an answer proposed that the member has
+// not decided on: an answer that is regenerated takes its card with it.
+func (s *Service) DropProposals(ctx context.Context, communityID, userID, messageID string) error {
+	ms, err := s.st.Memories(ctx, communityID, userID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.Status == Proposed && m.MessageID == messageID {
+			if err := s.st.DeleteMemory(ctx, communityID, userID, m.ID); err != nil && !apperr.Is(err, apperr.NotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // UpdateMemory edits a memory's text and/or accepts it (status kept).
 func (s *Service) UpdateMemory(ctx context.Context, communityID, userID, id string, text *string, keep bool) (Memory, error) {
 	t := ""
