@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -306,6 +308,9 @@ func (c *conn) open(m relay.Message) {
 		cols: m.Cols, rows: m.Rows, ring: ring{max: scrollback},
 		in: make(chan []byte, 256), done: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
+	if runtime.GOOS != "windows" && f.SetWriteDeadline(time.Time{}) == nil { // in the poller: non-blocking
+		t.raw, _ = f.SyscallConn()
+	}
 	c.sh.mu.Lock()
 	c.sh.terms[m.ID] = t
 	c.sh.mu.Unlock()
@@ -323,6 +328,12 @@ type term struct {
 	window int
 	in     chan []byte
 	done   chan struct{}
+	// raw writes the PTY's descriptor directly (nil if it is not
+	// non-blocking); inQueued counts input in t.in or being written from
+	// it, so that input written at once never overtakes queued input.
+	raw      syscall.RawConn
+	inMu     sync.Mutex
+	inQueued int
 
 	mu         sync.Mutex
 	cond       *sync.Cond
@@ -447,23 +458,54 @@ func (t *term) detach(c *conn) {
 	})
 }
 
-// input queues keystrokes for the PTY without blocking the connection; a
-// program that stops reading its input while more than the queue holds is
-// pasted loses the excess.
+// input hands keystrokes to the PTY without blocking the connection.
+// When nothing is queued before them they are written at once, on the
+// connection's goroutine, as far as the PTY takes them without waiting
+// (a keystroke's shortest way to the shell); the rest is queued for
+// writeInput. A program that stops reading its input while more than the
+// queue holds is pasted loses the excess.
 func (t *term) input(p []byte) {
+	t.inMu.Lock()
+	defer t.inMu.Unlock()
+	if t.inQueued == 0 && t.raw != nil {
+		p = p[t.writeNow(p):]
+		if len(p) == 0 {
+			return
+		}
+	}
 	select {
 	case t.in <- p:
+		t.inQueued++
 	case <-t.done:
 	default:
 		t.sh.o.Logger.Warn("terminal input overflow; dropped", "terminal", t.id, "bytes", len(p))
 	}
 }
 
+// writeNow writes what of p the PTY takes without blocking, and returns
+// how much that was. The PTY's descriptor is non-blocking (it is in Go's
+// poller), so a full input buffer answers EAGAIN at once.
+func (t *term) writeNow(p []byte) int {
+	n := 0
+	_ = t.raw.Write(func(fd uintptr) bool {
+		k, err := rawWrite(fd, p)
+		if err == nil && k > 0 {
+			n = k
+		}
+		return true // never wait: what is left goes to the queue
+	})
+	return n
+}
+
 func (t *term) writeInput() {
 	for {
 		select {
 		case p := <-t.in:
-			if _, err := t.pty.Write(p); err != nil {
+			_, err := t.pty.Write(p)
+			t.inMu.Lock()
+			t.inQueued--
+			t.inMu.Unlock()
+			if err != nil {
 				return
 			}
 		case <-t.done:
@@ -490,6 +532,7 @@ func (t *term) readOutput() {
 	}
 	frames := make(chan frame, inFlight)
 	sent := make(chan struct{})
+	var sending atomic.Int32 // frames handed to the sender and not yet written
 	go func() {
 		defer close(sent)
 		for f := range frames {
@@ -497,6 +540,7 @@ func (t *term) readOutput() {
 			// detaches the shell, and the bytes are in the ring, which
 			// goes to the next connection.
 			_ = f.c.ws.Write(f.c.ctx, websocket.MessageBinary, f.b)
+			sending.Add(-1)
 			free <- f.b[:cap(f.b)]
 		}
 	}()
@@ -536,9 +580,16 @@ func (t *term) readOutput() {
 			}
 			t.mu.Unlock()
 		}
-		if send {
+		switch {
+		case send && k < bulkRead && sending.Load() == 0:
+			// Interactive output (an echo) with nothing ahead of it is
+			// written here, without the hop to the sender.
+			_ = c.ws.Write(c.ctx, websocket.MessageBinary, buf[:relay.HeaderLen+k])
+			free <- buf
+		case send:
+			sending.Add(1)
 			frames <- frame{c, buf[:relay.HeaderLen+k]}
-		} else {
+		default:
 			free <- buf
 		}
 		if err != nil {

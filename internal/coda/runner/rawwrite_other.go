@@ -1,0 +1,8 @@
+//go:build !unix
+
+package runner
+
+import "errors"
+
+// rawWrite is not used off Unix: input always goes through the queue.
+func rawWrite(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
