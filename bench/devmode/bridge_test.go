@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,13 +224,23 @@ func (c *client) stopFlood(tb testing.TB) {
 	}
 }
 
+// cpuTime is the CPU time this process (clients, relay, runner, bridge:
+// not the shells) has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // bulk has the terminal print size bytes of zeros and exit, and returns
-// the rate in MB/s at the client from the first byte to the last.
-func (c *client) bulk(tb testing.TB, size int) float64 {
+// the rate in MB/s at the client from the first byte to the last, and the
+// CPU time this process spent per MB.
+func (c *client) bulk(tb testing.TB, size int) (float64, time.Duration) {
 	c.send(tb, fmt.Sprintf("stty raw -echo; head -c %d /dev/zero; exit\r", size))
 	ctx := context.Background()
 	got := 0
 	var t0 time.Time
+	cpu0 := cpuTime()
 	for {
 		typ, p, err := c.ws.Read(ctx)
 		if err != nil || typ == websocket.MessageText {
@@ -243,5 +254,5 @@ func (c *client) bulk(tb testing.TB, size int) float64 {
 			break
 		}
 	}
-	return float64(got) / time.Since(t0).Seconds() / 1e6
+	return float64(got) / time.Since(t0).Seconds() / 1e6, (cpuTime() - cpu0) * 1e6 / time.Duration(max(got, 1))
 }

@@ -84,13 +84,13 @@ const idleAck = 4 << 10
 // the scrollback while detached) and returns the credit to the runner
 // once each chunk is delivered. It returns when the queue is empty.
 func (t *terminal) pump() {
-	// Credit goes back in batches (an eighth of the window, or when the
+	// Credit goes back in batches (a quarter of the window, or when the
 	// queue runs dry), not one ack per frame. Credit of less than
 	// idleAck when the queue runs dry stays owed (t.owed) until more
 	// output makes it worth a message: a keystroke's echo then costs no
 	// ack of its own, and the runner is never short of more than idleAck.
-	owed := t.owed // set by the previous pump under t.mu, before this one started
-	batch := max(t.limit/8, 1)
+	owed := t.owed                        // set by the previous pump under t.mu, before this one started
+	batch := max((t.limit-MaxChunk)/4, 1) // a quarter of the window
 	for {
 		t.mu.Lock()
 		if t.pending != nil {

@@ -128,6 +128,7 @@ type conn struct {
 	sh    *shells
 	o     Options
 	ws    *websocket.Conn
+	tcp   *corker // the connection under ws
 	ctx   context.Context
 	start time.Time
 }
@@ -144,7 +145,9 @@ const steadyConn = 10 * time.Second
 func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	o := sh.o
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	tcp := &corker{}
 	ws, resp, err := websocket.Dial(dctx, o.Config.RelayURL, &websocket.DialOptions{
+		HTTPClient:      tcp.client(),
 		HTTPHeader:      http.Header{"Authorization": {"Bearer " + o.Config.Credential}, "User-Agent": {userAgent(o.Version)}},
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -159,7 +162,7 @@ func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	ws.SetReadLimit(1 << 20)
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	c := &conn{sh: sh, o: o, ws: ws, ctx: cctx, start: time.Now()}
+	c := &conn{sh: sh, o: o, ws: ws, tcp: tcp, ctx: cctx, start: time.Now()}
 	kept := sh.live()
 	hello := relay.Message{Type: relay.TypeHello, Name: o.Name, OS: runtime.GOOS, Arch: runtime.GOARCH, Version: o.Version}
 	for _, t := range kept {
@@ -308,7 +311,7 @@ func (c *conn) open(m relay.Message) {
 		cols: m.Cols, rows: m.Rows, ring: ring{max: scrollback},
 		in: make(chan []byte, 256), done: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
-	if runtime.GOOS != "windows" && f.SetWriteDeadline(time.Time{}) == nil { // in the poller: non-blocking
+	if nonblocking(f) && f.SetWriteDeadline(time.Time{}) == nil { // in the poller and non-blocking
 		t.raw, _ = f.SyscallConn()
 	}
 	c.sh.mu.Lock()
@@ -363,7 +366,7 @@ func (t *term) resize(cols, rows int) {
 	t.mu.Lock()
 	t.cols, t.rows = cols, rows
 	t.mu.Unlock()
-	_ = pty.Setsize(t.pty, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	_ = setsize(t.pty, cols, rows)
 }
 
 // kept describes the shell for a hello.
@@ -539,7 +542,14 @@ func (t *term) readOutput() {
 			// A failed write means the connection is gone: the session
 			// detaches the shell, and the bytes are in the ring, which
 			// goes to the next connection.
+			big := len(f.b) > relay.HeaderLen+bulkRead
+			if big {
+				f.c.tcp.cork(true)
+			}
 			_ = f.c.ws.Write(f.c.ctx, websocket.MessageBinary, f.b)
+			if big {
+				f.c.tcp.cork(false)
+			}
 			sending.Add(-1)
 			free <- f.b[:cap(f.b)]
 		}
