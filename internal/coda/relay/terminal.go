@@ -399,7 +399,9 @@ func (r *Relay) browserLoop(ctx context.Context, cancel context.CancelFunc, t *t
 	defer cancel()
 	defer r.watch(ws)()
 	for {
-		typ, p, err := ws.Read(ctx)
+		// No context for the read (see runnerConn.readLoop): ctx is
+		// cancelled only here, and the connection is closed with it.
+		typ, p, err := ws.Read(context.Background())
 		if err != nil {
 			t.detach(b)
 			return

@@ -185,8 +185,12 @@ func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	if o.OnConnect != nil {
 		o.OnConnect()
 	}
+	// Reads take no context (one would cost a context.AfterFunc per
+	// message): the connection is closed when cctx ends instead.
+	stop := context.AfterFunc(cctx, func() { ws.CloseNow() })
+	defer stop()
 	for {
-		typ, b, err := ws.Read(cctx)
+		typ, b, err := ws.Read(context.Background())
 		if err != nil {
 			if websocket.CloseStatus(err) == relay.CloseRevoked {
 				return true, ErrRevoked
