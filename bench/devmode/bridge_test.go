@@ -95,6 +95,7 @@ type client struct {
 	stopped chan struct{}
 	got     atomic.Int64
 	typed   int // keystrokes so far
+	frames  int // binary frames read by bulk
 }
 
 // dialBridge opens a terminal on the bridge.
@@ -241,7 +242,7 @@ func cpuTime() time.Duration {
 
 // bulk has the terminal print size bytes of zeros and exit, and returns
 // the rate in MB/s at the client from the first byte to the last, and the
-// CPU time this process spent per MB.
+// CPU time this process spent per MB (c.frames counts the frames).
 func (c *client) bulk(tb testing.TB, size int) (float64, time.Duration) {
 	c.send(tb, fmt.Sprintf("stty raw -echo; head -c %d /dev/zero; exit\r", size))
 	ctx := context.Background()
@@ -259,6 +260,7 @@ func (c *client) bulk(tb testing.TB, size int) (float64, time.Duration) {
 		if t0.IsZero() {
 			t0 = time.Now()
 		}
+		c.frames++
 		for {
 			n, err := rd.Read(buf)
 			got += bytes.Count(buf[:n], []byte{0})

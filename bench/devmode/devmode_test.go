@@ -170,10 +170,13 @@ func BenchmarkThroughput(b *testing.B) {
 		br := startBridge(b)
 		var local, bridged, relayed, ratio []float64
 		var localCPU, bridgeCPU, relayCPU []time.Duration
+		var relayFrames, bridgeFrames int
 		for range rounds {
 			l, lc := localRead(b, size)
-			r, rc := dialRelay(b, e, "r1").bulk(b, size)
-			f, fc := dialBridge(b, br).bulk(b, size)
+			rt, ft := dialRelay(b, e, "r1"), dialBridge(b, br)
+			r, rc := rt.bulk(b, size)
+			f, fc := ft.bulk(b, size)
+			relayFrames, bridgeFrames = relayFrames+rt.frames, bridgeFrames+ft.frames
 			local, relayed, bridged, ratio = append(local, l), append(relayed, r), append(bridged, f), append(ratio, r/l)
 			localCPU, relayCPU, bridgeCPU = append(localCPU, lc), append(relayCPU, rc), append(bridgeCPU, fc)
 		}
@@ -181,7 +184,8 @@ func BenchmarkThroughput(b *testing.B) {
 		fmt.Printf("\n| bulk output (%d MB, median of %d rounds) | floor: local PTY read | bridge | relay | relay/floor (spread) | goal |\n|---|---|---|---|---|---|\n", size>>20, rounds)
 		fmt.Printf("| MB/s | %.0f | %.0f | %.0f | %.2fx (%.2f–%.2f) | ≥ 0.8x (and ≥ 100 MB/s) |\n", l, f, r, median(ratio), ratio[0], ratio[len(ratio)-1])
 		lc, fc, rc := medianDuration(localCPU), medianDuration(bridgeCPU), medianDuration(relayCPU)
-		fmt.Printf("| CPU of this process per MB (readers, runner, relay; not head) | %s | %s | %s | %.2fx | |\n\n", us(lc), us(fc), us(rc), float64(rc)/float64(lc))
+		fmt.Printf("| CPU of this process per MB (readers, runner, relay; not head) | %s | %s | %s | %.2fx | |\n", us(lc), us(fc), us(rc), float64(rc)/float64(lc))
+		fmt.Printf("| bytes per frame at the browser | | %d | %d | | |\n\n", rounds*size/max(bridgeFrames, 1), rounds*size/max(relayFrames, 1))
 		b.ReportMetric(median(ratio), "relay-x-local")
 		b.ReportMetric(l, "local-MB/s")
 		b.ReportMetric(f, "bridge-MB/s")
