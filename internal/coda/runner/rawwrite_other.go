@@ -5,8 +5,6 @@ package runner
 import (
 	"errors"
 	"os"
-
-	"github.com/creack/pty"
 )
 
 // rawWrite is not used off Unix: input always goes through the queue.
@@ -14,8 +12,3 @@ func rawWrite(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
 // nonblocking reports false off Unix: input always goes through the queue.
 func nonblocking(*os.File) bool { return false }
-
-// setsize sets the PTY's window size.
-func setsize(f *os.File, cols, rows int) error {
-	return pty.Setsize(f, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
-}

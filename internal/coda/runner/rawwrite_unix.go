@@ -5,9 +5,6 @@ package runner
 import (
 	"os"
 	"syscall"
-	"unsafe"
-
-	"github.com/creack/pty"
 )
 
 // rawWrite is one write(2) on a descriptor.
@@ -27,23 +24,4 @@ func nonblocking(f *os.File) bool {
 	ok := false
 	_ = raw.Control(func(fd uintptr) { ok = syscall.SetNonblock(int(fd), true) == nil })
 	return ok
-}
-
-// setsize sets the PTY's window size without os.File.Fd (see nonblocking).
-func setsize(f *os.File, cols, rows int) error {
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	ws := pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)}
-	var errno syscall.Errno
-	if err := raw.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, uintptr(syscall.TIOCSWINSZ), uintptr(unsafe.Pointer(&ws)))
-	}); err != nil {
-		return err
-	}
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
