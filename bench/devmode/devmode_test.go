@@ -9,8 +9,9 @@
 //	PAIRS=1000 TYPE=1 GCS=4 go test -run TestIdleMemory -v ./bench/devmode/
 //
 // (TYPE: each terminal gets a keystroke and a resize before it idles;
-// GCS: collections before reading the RSS, see relayChild; BULK_MB: the
-// bulk output's size, 100 by default; WINDOW: the credit window.)
+// GCS: collections before reading the RSS, see relayChild; HEAP_PROFILE:
+// a file for the relay's heap profile; BULK_MB: the bulk output's size,
+// 50 by default; WINDOW: the credit window in bytes.)
 //
 //	FLOOD_RUNNER=r2 go test -run '^$' -bench Echo -benchtime 1x ./bench/devmode/
 //
