@@ -1,14 +1,17 @@
-// Package devmode measures the DevMode relay: keystroke echo round trip
-// through the relay against the same on a local PTY (alone and while
-// another terminal floods), bulk output throughput, and the relay's memory
-// per idle runner+browser pair. Run:
+// Package devmode measures the DevMode relay against floors measured in
+// the same run: keystroke echo through the relay against a direct
+// WebSocket<->PTY bridge (alone and while another terminal floods), bulk
+// output through the relay against a local PTY read, and the relay's
+// memory per idle runner+browser pair. Run:
 //
-//	go test -run XXX -bench . -benchtime 1x ./bench/devmode/
+//	go test -run '^$' -bench . -benchtime 1x ./bench/devmode/
 //	PAIRS=1000 go test -run TestIdleMemory -v ./bench/devmode/
 //	PAIRS=1000 TYPE=1 GCS=4 go test -run TestIdleMemory -v ./bench/devmode/
 //
 // (TYPE: each terminal gets a keystroke and a resize before it idles;
-// GCS: collections before reading the RSS, see relayChild.)
+// GCS: collections before reading the RSS, see relayChild; HEAP_PROFILE:
+// a file for the relay's heap profile; BULK_MB: the bulk output's size,
+// 50 by default; WINDOW: the credit window in bytes.)
 //
 //	FLOOD_RUNNER=r2 go test -run '^$' -bench Echo -benchtime 1x ./bench/devmode/
 //
@@ -23,6 +26,7 @@ package devmode
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,7 +51,13 @@ import (
 	"github.com/relaywork/suite/internal/coda/relay/relaytest"
 )
 
-const keystrokes = 2000
+// Echo: keystrokes per path. They alternate between the floor and the
+// relay (while flooding, in blocks, each with its own flood) so that the
+// machine's drift falls on both alike.
+const (
+	keystrokes = 2000
+	blocks     = 8
+)
 
 // percentiles returns p50 and p99 of ds.
 func percentiles(ds []time.Duration) (time.Duration, time.Duration) {
@@ -55,164 +65,145 @@ func percentiles(ds []time.Duration) (time.Duration, time.Duration) {
 	return ds[len(ds)/2], ds[len(ds)*99/100]
 }
 
-// echoLocal measures keystroke echo on a PTY of this process: write one
-// byte to the controller, read it back from `cat` in raw mode.
-func echoLocal(b *testing.B) []time.Duration {
-	cmd := exec.Command("/bin/sh", "-c", "stty raw -echo; echo ready; exec cat")
-	f, err := pty.Start(cmd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { f.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	r := bufio.NewReader(f)
-	if _, err := r.ReadString('y'); err != nil {
-		b.Fatal(err)
-	}
-	r.ReadString('\n')
-	out := make([]time.Duration, 0, keystrokes)
-	for i := range keystrokes {
-		c := byte('a' + i%26)
-		start := time.Now()
-		f.Write([]byte{c})
-		for {
-			got, err := r.ReadByte()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if got == c {
-				break
-			}
-		}
-		out = append(out, time.Since(start))
-	}
-	return out
-}
-
-// echoRelay measures the same through relay and runner.
-func echoRelay(b *testing.B, e *relaytest.Env) []time.Duration {
-	term, err := e.Open("r1", true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	term.Send("stty raw -echo; echo rea''dy; exec cat\r")
-	pos, err := term.WaitFor(0, "ready", 10*time.Second)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]time.Duration, 0, keystrokes)
-	for i := range keystrokes {
-		c := string(rune('a' + i%26))
-		start := time.Now()
-		term.Send(c)
-		n, err := term.WaitFor(pos, c, 10*time.Second)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pos = n
-		out = append(out, time.Since(start))
-	}
-	return out
-}
-
-// BenchmarkEcho reports keystroke echo p50/p99 locally, through the relay,
-// and through the relay while another terminal of the same runner floods.
+// BenchmarkEcho measures keystroke echo (write a byte, read it back from
+// cat in raw mode) through the relay and runner against the floor, the
+// direct WebSocket<->PTY bridge: alone, and while another terminal (of the
+// same runner, of the same bridge) floods. It prints the figures as ratios
+// to the floor measured in the same run.
 func BenchmarkEcho(b *testing.B) {
 	for range b.N {
-		lp50, lp99 := percentiles(echoLocal(b))
 		e := relaytest.Start(b, relay.Options{Window: benchWindow()})
 		e.StartRunner("r1")
-		rp50, rp99 := percentiles(echoRelay(b, e))
+		br := startBridge(b)
+		rt, ft := dialRelay(b, e, "r1"), dialBridge(b, br)
+		rt.startCat(b)
+		ft.startCat(b)
+		// Alone: keystrokes alternate between the floor and the relay.
+		var relayEcho, floorEcho []time.Duration
+		for range keystrokes {
+			floorEcho = append(floorEcho, ft.echo(b, 1)...)
+			relayEcho = append(relayEcho, rt.echo(b, 1)...)
+		}
 
 		floodRunner := "r1"
 		if os.Getenv("FLOOD_RUNNER") != "" {
 			floodRunner = os.Getenv("FLOOD_RUNNER")
 			e.StartRunner(floodRunner)
 		}
-		flood, err := e.Open(floodRunner, true)
-		if err != nil {
-			b.Fatal(err)
+		rf, ff := dialRelay(b, e, floodRunner), dialBridge(b, br)
+		var relayFlood, floorFlood []time.Duration
+		for range blocks {
+			ff.flood(b)
+			floorFlood = append(floorFlood, ft.echo(b, keystrokes/blocks)...)
+			ff.stopFlood(b)
+			rf.flood(b)
+			relayFlood = append(relayFlood, rt.echo(b, keystrokes/blocks)...)
+			rf.stopFlood(b)
 		}
-		flood.Send("yes flooding-the-relay\r")
-		relaytest.Wait(b, "flood", func() bool { return flood.Len() > 1<<20 })
-		// The reader keeps up with the flood but its buffer is dropped.
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-					flood.Reset()
-				}
-			}
-		}()
-		fp50, fp99 := percentiles(echoRelay(b, e))
-		close(stop)
 
-		b.ReportMetric(float64(lp50.Microseconds()), "local-p50-µs")
-		b.ReportMetric(float64(lp99.Microseconds()), "local-p99-µs")
+		fp50, fp99 := percentiles(floorEcho)
+		rp50, rp99 := percentiles(relayEcho)
+		ffp50, ffp99 := percentiles(floorFlood)
+		rfp50, rfp99 := percentiles(relayFlood)
+		fmt.Printf("\n| keystroke echo (%d per path) | floor: direct WebSocket-PTY bridge | relay | ratio | goal |\n|---|---|---|---|---|\n", keystrokes)
+		row := func(what string, floor, rel time.Duration, goal string) {
+			fmt.Printf("| %s | %s | %s | %.2fx | %s |\n", what, us(floor), us(rel), float64(rel)/float64(floor), goal)
+		}
+		row("p50", fp50, rp50, "≤ 1.5x")
+		row("p99", fp99, rp99, "")
+		row("p50, another terminal flooding", ffp50, rfp50, "")
+		row("p99, another terminal flooding", ffp99, rfp99, "≤ 2x")
+		fmt.Printf("| added to p99 while flooding | | %s | | ≤ 1 ms |\n\n", us(rfp99-ffp99))
+
+		b.ReportMetric(float64(rp50)/float64(fp50), "p50-x-floor")
+		b.ReportMetric(float64(rfp99)/float64(ffp99), "flood-p99-x-floor")
+		b.ReportMetric(float64(fp50.Microseconds()), "floor-p50-µs")
 		b.ReportMetric(float64(rp50.Microseconds()), "relay-p50-µs")
-		b.ReportMetric(float64(rp99.Microseconds()), "relay-p99-µs")
-		b.ReportMetric(float64(fp50.Microseconds()), "flood-p50-µs")
-		b.ReportMetric(float64(fp99.Microseconds()), "flood-p99-µs")
+		b.ReportMetric(float64(ffp99.Microseconds()), "floor-flood-p99-µs")
+		b.ReportMetric(float64(rfp99.Microseconds()), "relay-flood-p99-µs")
 	}
 }
 
-// BenchmarkThroughput streams bulk output (zeros from head) through the
-// relay and reports MB/s at the browser; and the same read from a local PTY.
-func BenchmarkThroughput(b *testing.B) {
-	const size = 200 << 20
-	for range b.N {
-		cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("stty raw; head -c %d /dev/zero", size))
-		f, err := pty.Start(cmd)
-		if err != nil {
-			b.Fatal(err)
-		}
-		buf := make([]byte, 64<<10)
-		start := time.Now()
-		total := 0
-		for total < size {
-			n, err := f.Read(buf)
-			total += n
-			if err != nil {
-				break
-			}
-		}
-		local := float64(total) / time.Since(start).Seconds() / 1e6
-		f.Close()
-		cmd.Wait()
+// us formats d in microseconds.
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
 
+// localRead returns the rate in MB/s at which this process reads size
+// bytes of zeros that head writes into a local PTY in raw mode, and the
+// CPU time it spent per MB.
+func localRead(b *testing.B, size int) (float64, time.Duration) {
+	cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("stty raw; head -c %d /dev/zero", size))
+	f, err := pty.Start(cmd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { f.Close(); cmd.Wait() }()
+	buf := make([]byte, 64<<10)
+	got := 0
+	var t0 time.Time
+	cpu0 := cpuTime()
+	for got < size {
+		n, err := f.Read(buf)
+		if t0.IsZero() {
+			t0 = time.Now()
+		}
+		got += bytes.Count(buf[:n], []byte{0})
+		if err != nil {
+			break
+		}
+	}
+	return float64(got) / time.Since(t0).Seconds() / 1e6, (cpuTime() - cpu0) * 1e6 / time.Duration(max(got, 1))
+}
+
+// BenchmarkThroughput streams bulk output (zeros from head) through the
+// relay, and the same from the bridge, against the rate at which this
+// process reads a local PTY (the floor), in rounds of one of each; each
+// round's ratio is to the floor read just before it, and the figure is
+// the median ratio over the rounds.
+func BenchmarkThroughput(b *testing.B) {
+	size := 50 << 20
+	if n, _ := strconv.Atoi(os.Getenv("BULK_MB")); n > 0 {
+		size = n << 20
+	}
+	const rounds = 5
+	for range b.N {
 		e := relaytest.Start(b, relay.Options{Window: benchWindow()})
 		e.StartRunner("r1")
-		ctx := context.Background()
-		ws, _, err := websocket.Dial(ctx, strings.Replace(e.Server.URL, "http", "ws", 1)+"/terminal", nil)
-		if err != nil {
-			b.Fatal(err)
+		br := startBridge(b)
+		var local, bridged, relayed, ratio []float64
+		var localCPU, bridgeCPU, relayCPU []time.Duration
+		var relayFrames, bridgeFrames int
+		for range rounds {
+			l, lc := localRead(b, size)
+			rt, ft := dialRelay(b, e, "r1"), dialBridge(b, br)
+			r, rc := rt.bulk(b, size)
+			f, fc := ft.bulk(b, size)
+			relayFrames, bridgeFrames = relayFrames+rt.frames, bridgeFrames+ft.frames
+			local, relayed, bridged, ratio = append(local, l), append(relayed, r), append(bridged, f), append(ratio, r/l)
+			localCPU, relayCPU, bridgeCPU = append(localCPU, lc), append(relayCPU, rc), append(bridgeCPU, fc)
 		}
-		ws.SetReadLimit(1 << 20)
-		auth, _ := json.Marshal(relay.Message{Type: relay.TypeAuth, Ticket: e.Auth.Ticket("r1"), Cols: 80, Rows: 24})
-		ws.Write(ctx, websocket.MessageText, auth)
-		ws.Read(ctx) // open
-		ws.Write(ctx, websocket.MessageBinary, []byte(fmt.Sprintf("stty raw -echo; head -c %d /dev/zero; exit\r", size)))
-		got, frames := 0, 0
-		var t0 time.Time
-		for {
-			typ, p, err := ws.Read(ctx)
-			if err != nil || typ == websocket.MessageText {
-				break
-			}
-			if t0.IsZero() {
-				t0 = time.Now()
-			}
-			got += len(p)
-			frames++
-		}
-		relayed := float64(got) / time.Since(t0).Seconds() / 1e6
-		ws.CloseNow()
-		b.ReportMetric(local, "local-MB/s")
-		b.ReportMetric(relayed, "relay-MB/s")
-		b.ReportMetric(float64(got)/float64(max(frames, 1)), "bytes/frame")
+		l, f, r := median(local), median(bridged), median(relayed)
+		fmt.Printf("\n| bulk output (%d MB, median of %d rounds) | floor: local PTY read | bridge | relay | relay/floor (spread) | goal |\n|---|---|---|---|---|---|\n", size>>20, rounds)
+		fmt.Printf("| MB/s | %.0f | %.0f | %.0f | %.2fx (%.2f–%.2f) | ≥ 0.8x (and ≥ 100 MB/s) |\n", l, f, r, median(ratio), ratio[0], ratio[len(ratio)-1])
+		lc, fc, rc := medianDuration(localCPU), medianDuration(bridgeCPU), medianDuration(relayCPU)
+		fmt.Printf("| CPU of this process per MB (readers, runner, relay; not head) | %s | %s | %s | %.2fx | |\n", us(lc), us(fc), us(rc), float64(rc)/float64(lc))
+		fmt.Printf("| bytes per frame at the browser | | %d | %d | | |\n\n", rounds*size/max(bridgeFrames, 1), rounds*size/max(relayFrames, 1))
+		b.ReportMetric(median(ratio), "relay-x-local")
+		b.ReportMetric(l, "local-MB/s")
+		b.ReportMetric(f, "bridge-MB/s")
+		b.ReportMetric(r, "relay-MB/s")
 	}
+}
+
+// medianDuration returns the median of ds, which it sorts.
+func medianDuration(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// median returns the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // TestIdleMemory connects PAIRS idle runners (protocol-level clients, no

@@ -581,9 +581,13 @@ func readFrame(rd io.Reader) (*[]byte, []byte, error) {
 	}
 }
 
+// readLoop reads the runner's messages until the connection ends. Its
+// reads take no context: a read with one costs a context.AfterFunc per
+// message, and everything that cancels rc.ctx closes the connection too,
+// which ends the read.
 func (rc *runnerConn) readLoop() error {
 	for {
-		typ, rd, err := rc.ws.Reader(rc.ctx)
+		typ, rd, err := rc.ws.Reader(context.Background())
 		if err != nil {
 			return err
 		}

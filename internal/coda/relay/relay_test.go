@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,69 @@ func TestHeartbeatAndGrace(t *testing.T) {
 	relaytest.Wait(t, "the silent browser's terminal to end", func() bool { return e.Relay.Stats().Terminals == 0 })
 	if !e.Relay.Online("r1") {
 		t.Fatal("the runner (which answers pings) was dropped too")
+	}
+}
+
+// TestPastedInputArrivesInOrder pastes far more than a PTY's input buffer
+// holds, in many messages sent without waiting, into cat in raw mode: the
+// runner writes input to the PTY at once while it takes it and queues the
+// rest, and every byte must come back once and in order.
+func TestPastedInputArrivesInOrder(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunner("r1")
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Send("stty raw -echo; echo rea''dy; exec cat\r"); err != nil {
+		t.Fatal(err)
+	}
+	from, err := term.WaitFor(0, "ready", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 200 {
+		chunk := strings.Repeat(fmt.Sprintf("<%04d>", i), 100)
+		want.WriteString(chunk)
+		if err := term.Send(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := term.WaitFor(from, "<0199>", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.Wait(t, "all the echo", func() bool { return term.Len()-from >= want.Len() })
+	got := strings.TrimLeft(term.Output()[from:], "\r\n")
+	if got != want.String() {
+		i := 0
+		for i < min(len(got), want.Len()) && got[i] == want.String()[i] {
+			i++
+		}
+		t.Fatalf("echo differs from the paste at byte %d of %d: got %q, want %q", i, want.Len(),
+			got[i:min(len(got), i+24)], want.String()[i:min(want.Len(), i+24)])
+	}
+}
+
+// TestFullReadThenQuiet prints a PTY read's worth of output at once and
+// then nothing: the runner, which gathers what follows a full read into
+// one frame for a short while, must send it without waiting for more
+// output (as when a full-screen program redraws and then waits for keys).
+func TestFullReadThenQuiet(t *testing.T) {
+	t.Parallel()
+	e := relaytest.Start(t, relay.Options{})
+	e.StartRunner("r1")
+	term, err := e.Open("r1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The marker is printed by the same write as the bulk, at its end.
+	if err := term.Send("stty -echo; (head -c 4090 /dev/zero | tr '\\0' x; echo E''ND) | head -c 4096; sleep 60\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.WaitFor(0, strings.Repeat("x", 4090)+"END", 15*time.Second); err != nil {
+		out := term.Output()
+		t.Fatalf("the end of a full read waited for more output: %d x's and no END after 15 s", strings.Count(out, "x"))
 	}
 }

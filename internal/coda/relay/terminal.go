@@ -41,6 +41,7 @@ type terminal struct {
 	pending *browserConn // a browser waiting to be attached by the pump
 	timer   *time.Timer  // grace timer while detached
 	closing bool         // a close was sent to the runner; no resume
+	owed    int          // credit delivered but not yet acked (only the pump uses it)
 	ended   bool
 	pumping bool // a pump goroutine is running
 }
@@ -75,15 +76,21 @@ func (t *terminal) startPump() bool {
 	return true
 }
 
+// idleAck is the least credit an ack returns when a terminal's queue
+// runs dry; less waits for the next output (see pump).
+const idleAck = 4 << 10
+
 // pump delivers queued output in order to the attached browser (or only to
 // the scrollback while detached) and returns the credit to the runner
 // once each chunk is delivered. It returns when the queue is empty.
 func (t *terminal) pump() {
-	// Credit goes back in batches (an eighth of the window, or when the
-	// queue runs dry), not one ack per frame.
-	owed := 0
-	batch := max(t.limit/8, 1)
-	defer func() { t.rc.ack(t.id, owed) }()
+	// Credit goes back in batches (a quarter of the window, or when the
+	// queue runs dry), not one ack per frame. Credit of less than
+	// idleAck when the queue runs dry stays owed (t.owed) until more
+	// output makes it worth a message: a keystroke's echo then costs no
+	// ack of its own, and the runner is never short of more than idleAck.
+	owed := t.owed                        // set by the previous pump under t.mu, before this one started
+	batch := max((t.limit-MaxChunk)/4, 1) // a quarter of the window
 	for {
 		t.mu.Lock()
 		if t.pending != nil {
@@ -106,13 +113,14 @@ func (t *terminal) pump() {
 			}
 			continue
 		}
-		if len(t.queue) == 0 && owed > 0 {
+		if len(t.queue) == 0 && owed >= min(idleAck, batch) {
 			t.mu.Unlock()
 			t.rc.ack(t.id, owed)
 			owed = 0
 			continue
 		}
 		if len(t.queue) == 0 {
+			t.owed, owed = owed, 0
 			t.pumping = false
 			t.queue = nil // let an idle terminal's queue go
 			t.mu.Unlock()
@@ -128,6 +136,7 @@ func (t *terminal) pump() {
 		b := t.browser
 		t.mu.Unlock()
 		if it.exit != nil {
+			owed = 0 // no credit for a terminal that ended
 			t.end(b, *it.exit, it.msg)
 			return
 		}
@@ -390,22 +399,29 @@ func (r *Relay) browserLoop(ctx context.Context, cancel context.CancelFunc, t *t
 	defer cancel()
 	defer r.watch(ws)()
 	for {
-		typ, p, err := ws.Read(ctx)
+		// No context for the read (see runnerConn.readLoop): ctx is
+		// cancelled only here, and the connection is closed with it.
+		typ, p, err := ws.Read(context.Background())
 		if err != nil {
 			t.detach(b)
 			return
 		}
-		if onOwnStack(func() error { return r.browserMessage(ctx, t, ws, typ, p) }) != nil {
+		if typ == websocket.MessageBinary {
+			// Keystrokes go on from here, the shortest way to the runner:
+			// a write needs no more stack than the read that preceded it.
+			if t.rc.input(t.id, p) != nil {
+				return
+			}
+			continue
+		}
+		if onOwnStack(func() error { return r.browserMessage(ctx, t, ws, p) }) != nil {
 			return
 		}
 	}
 }
 
-// browserMessage handles one message from a terminal's browser.
-func (r *Relay) browserMessage(ctx context.Context, t *terminal, ws *websocket.Conn, typ websocket.MessageType, p []byte) error {
-	if typ == websocket.MessageBinary {
-		return t.rc.input(t.id, p)
-	}
+// browserMessage handles one control message from a terminal's browser.
+func (r *Relay) browserMessage(ctx context.Context, t *terminal, ws *websocket.Conn, p []byte) error {
 	var m Message
 	if json.Unmarshal(p, &m) != nil {
 		return nil

@@ -20,6 +20,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -126,6 +128,7 @@ type conn struct {
 	sh    *shells
 	o     Options
 	ws    *websocket.Conn
+	tcp   *corker // the connection under ws
 	ctx   context.Context
 	start time.Time
 }
@@ -142,7 +145,9 @@ const steadyConn = 10 * time.Second
 func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	o := sh.o
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	tcp := &corker{}
 	ws, resp, err := websocket.Dial(dctx, o.Config.RelayURL, &websocket.DialOptions{
+		HTTPClient:      tcp.client(),
 		HTTPHeader:      http.Header{"Authorization": {"Bearer " + o.Config.Credential}, "User-Agent": {userAgent(o.Version)}},
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -157,7 +162,7 @@ func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	ws.SetReadLimit(1 << 20)
 	cctx, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	c := &conn{sh: sh, o: o, ws: ws, ctx: cctx, start: time.Now()}
+	c := &conn{sh: sh, o: o, ws: ws, tcp: tcp, ctx: cctx, start: time.Now()}
 	kept := sh.live()
 	hello := relay.Message{Type: relay.TypeHello, Name: o.Name, OS: runtime.GOOS, Arch: runtime.GOARCH, Version: o.Version}
 	for _, t := range kept {
@@ -180,8 +185,12 @@ func (sh *shells) session(ctx context.Context) (connected bool, err error) {
 	if o.OnConnect != nil {
 		o.OnConnect()
 	}
+	// Reads take no context (one would cost a context.AfterFunc per
+	// message): the connection is closed when cctx ends instead.
+	stop := context.AfterFunc(cctx, func() { ws.CloseNow() })
+	defer stop()
 	for {
-		typ, b, err := ws.Read(cctx)
+		typ, b, err := ws.Read(context.Background())
 		if err != nil {
 			if websocket.CloseStatus(err) == relay.CloseRevoked {
 				return true, ErrRevoked
@@ -306,6 +315,9 @@ func (c *conn) open(m relay.Message) {
 		cols: m.Cols, rows: m.Rows, ring: ring{max: scrollback},
 		in: make(chan []byte, 256), done: make(chan struct{})}
 	t.cond = sync.NewCond(&t.mu)
+	if nonblocking(f) && f.SetWriteDeadline(time.Time{}) == nil { // in the poller and non-blocking
+		t.raw, _ = f.SyscallConn()
+	}
 	c.sh.mu.Lock()
 	c.sh.terms[m.ID] = t
 	c.sh.mu.Unlock()
@@ -323,6 +335,12 @@ type term struct {
 	window int
 	in     chan []byte
 	done   chan struct{}
+	// raw writes the PTY's descriptor directly (nil if it is not
+	// non-blocking); inQueued counts input in t.in or being written from
+	// it, so that input written at once never overtakes queued input.
+	raw      syscall.RawConn
+	inMu     sync.Mutex
+	inQueued int
 
 	mu         sync.Mutex
 	cond       *sync.Cond
@@ -352,7 +370,7 @@ func (t *term) resize(cols, rows int) {
 	t.mu.Lock()
 	t.cols, t.rows = cols, rows
 	t.mu.Unlock()
-	_ = pty.Setsize(t.pty, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
+	_ = setsize(t.pty, cols, rows)
 }
 
 // kept describes the shell for a hello.
@@ -447,23 +465,54 @@ func (t *term) detach(c *conn) {
 	})
 }
 
-// input queues keystrokes for the PTY without blocking the connection; a
-// program that stops reading its input while more than the queue holds is
-// pasted loses the excess.
+// input hands keystrokes to the PTY without blocking the connection.
+// When nothing is queued before them they are written at once, on the
+// connection's goroutine, as far as the PTY takes them without waiting
+// (a keystroke's shortest way to the shell); the rest is queued for
+// writeInput. A program that stops reading its input while more than the
+// queue holds is pasted loses the excess.
 func (t *term) input(p []byte) {
+	t.inMu.Lock()
+	defer t.inMu.Unlock()
+	if t.inQueued == 0 && t.raw != nil {
+		p = p[t.writeNow(p):]
+		if len(p) == 0 {
+			return
+		}
+	}
 	select {
 	case t.in <- p:
+		t.inQueued++
 	case <-t.done:
 	default:
 		t.sh.o.Logger.Warn("terminal input overflow; dropped", "terminal", t.id, "bytes", len(p))
 	}
 }
 
+// writeNow writes what of p the PTY takes without blocking, and returns
+// how much that was. The PTY's descriptor is non-blocking (it is in Go's
+// poller), so a full input buffer answers EAGAIN at once.
+func (t *term) writeNow(p []byte) int {
+	n := 0
+	_ = t.raw.Write(func(fd uintptr) bool {
+		k, err := rawWrite(fd, p)
+		if err == nil && k > 0 {
+			n = k
+		}
+		return true // never wait: what is left goes to the queue
+	})
+	return n
+}
+
 func (t *term) writeInput() {
 	for {
 		select {
 		case p := <-t.in:
-			if _, err := t.pty.Write(p); err != nil {
+			_, err := t.pty.Write(p)
+			t.inMu.Lock()
+			t.inQueued--
+			t.inMu.Unlock()
+			if err != nil {
 				return
 			}
 		case <-t.done:
@@ -490,13 +539,22 @@ func (t *term) readOutput() {
 	}
 	frames := make(chan frame, inFlight)
 	sent := make(chan struct{})
+	var sending atomic.Int32 // frames handed to the sender and not yet written
 	go func() {
 		defer close(sent)
 		for f := range frames {
 			// A failed write means the connection is gone: the session
 			// detaches the shell, and the bytes are in the ring, which
 			// goes to the next connection.
+			big := len(f.b) > relay.HeaderLen+bulkRead
+			if big {
+				f.c.tcp.cork(true)
+			}
 			_ = f.c.ws.Write(f.c.ctx, websocket.MessageBinary, f.b)
+			if big {
+				f.c.tcp.cork(false)
+			}
+			sending.Add(-1)
 			free <- f.b[:cap(f.b)]
 		}
 	}()
@@ -536,9 +594,16 @@ func (t *term) readOutput() {
 			}
 			t.mu.Unlock()
 		}
-		if send {
+		switch {
+		case send && k < bulkRead && sending.Load() == 0:
+			// Interactive output (an echo) with nothing ahead of it is
+			// written here, without the hop to the sender.
+			_ = c.ws.Write(c.ctx, websocket.MessageBinary, buf[:relay.HeaderLen+k])
+			free <- buf
+		case send:
+			sending.Add(1)
 			frames <- frame{c, buf[:relay.HeaderLen+k]}
-		} else {
+		default:
 			free <- buf
 		}
 		if err != nil {
