@@ -239,9 +239,25 @@ type Sent struct {
 	Quota  Quota    `json:"quota"`
 }
 
+// Sink receives one answer's pieces straight from the provider's reader
+// (no hop through the Hub), then the final message. Piece may be called
+// before the turn is committed: the sink holds what it gets until its
+// owner has Send's answer. Piece and Done are called from the goroutine
+// generating the answer, one after another.
+type Sink interface {
+	Piece(text string)
+	Done(m Message)
+}
+
 // Send stores the member's message and starts the coach's answer, which
 // streams through the Hub; it returns at once.
 func (s *Service) Send(ctx context.Context, c *community.Community, conv Conversation, text string) (Sent, error) {
+	return s.SendTo(ctx, c, conv, text, nil)
+}
+
+// SendTo is Send whose answer also goes to sink (nil: none) as it is
+// generated; sink gets Done unless SendTo fails.
+func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conversation, text string, sink Sink) (Sent, error) {
 	text, err := checkMessage(text)
 	switch {
 	case err != nil:
@@ -270,11 +286,16 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	if conv.Title == DefaultTitle {
 		t.Title = cleanTitle(text)
 	}
-	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known)
+	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known, sink)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
 func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv Conversation) (Sent, error) {
+	return s.RegenerateTo(ctx, c, conv, nil)
+}
+
+// RegenerateTo is Regenerate whose answer also goes to sink (see SendTo).
+func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv Conversation, sink Sink) (Sent, error) {
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
@@ -298,7 +319,7 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
 	// Regenerate always asks the provider, never the answer cache.
-	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known)
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known, sink)
 }
 
 // busy reports whether the conversation's last message is an answer still
@@ -337,7 +358,7 @@ func (s *Service) coachContext(ctx context.Context, c *community.Community, conv
 
 // start writes the turn in one transaction (the daily limit is checked
 // there) and starts generating into the answer placeholder.
-func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error)) (Sent, error) {
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error), sink Sink) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
@@ -345,7 +366,7 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 		MaxTokens:   c.AnswerTokens(),
 		Community:   c.ID,
 	}
-	var g gen
+	g := gen{sink: sink}
 	if s.o.Coach != nil {
 		kc, err := known()
 		if err != nil {
@@ -428,6 +449,7 @@ type gen struct {
 	cacheKey string              // cacheable first question, or ""
 	cacheTTL time.Duration       // how long to keep the answer
 	hit      *coach.CachedAnswer // the cached answer to serve instead of the provider
+	sink     Sink                // the sender's stream, or nil
 }
 
 func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool, g gen) {
@@ -438,6 +460,13 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 			if err := s.o.Bus.Delta(ctx, ans.ID, off, text); err != nil {
 				s.log.Warn("bus delta", "message_id", ans.ID, "err", err.Error())
 			}
+		}
+	}
+	if g.sink != nil {
+		hubEmit := emit
+		emit = func(text string) {
+			hubEmit(text)
+			g.sink.Piece(text)
 		}
 	}
 	var res ai.Result
@@ -512,6 +541,9 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 	}
 	st.finish(ans)
 	s.o.Hub.remove(ans.ID)
+	if g.sink != nil {
+		g.sink.Done(ans)
+	}
 	if s.o.Bus != nil {
 		if err := s.o.Bus.Done(sctx, ans.ID, ans); err != nil {
 			s.log.Warn("bus done", "message_id", ans.ID, "err", err.Error())
