@@ -269,7 +269,7 @@ func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conve
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit)
+	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit)
 	if err != nil {
 		return Sent{}, err
 	}
@@ -303,7 +303,7 @@ func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit+1)
+	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit+1)
 	if err != nil {
 		return Sent{}, err
 	}

@@ -349,7 +349,7 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := s.query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
 	}
@@ -359,6 +359,28 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 		m, err := scanMsg(rows)
 		if err != nil {
 			return nil, err
+		}
+		out = append(out, m)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, rows.Err()
+}
+
+// History implements chat.Store.
+func (s *Store) History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
+	rows, err := s.query(ctx, `SELECT id, role, content, status FROM voyager_messages
+		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	out := make([]chat.Message, 0, limit)
+	for rows.Next() {
+		m := chat.Message{ConversationID: conversationID, CommunityID: communityID, UserID: userID}
+		if err := rows.Scan(&m.ID, &m.Role, &m.Content, &m.Status); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
 		}
 		out = append(out, m)
 	}

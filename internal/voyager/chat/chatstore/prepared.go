@@ -9,7 +9,8 @@ import (
 	"github.com/relaywork/suite/internal/platform/store"
 )
 
-// prepared keeps the reads on the way to a chat answer as prepared
+// prepared keeps the reads on the way to a chat answer (membership,
+// conversation, history, usage) as prepared
 // statements on the reader pool: database/sql prepares each once per
 // connection and reuses it, so SQLite does not parse the SQL on every
 // send (its parser was about 13% of the server's CPU with 100
