@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -430,6 +431,10 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 		defer cancel()
 		s.generate(gctx, st, ans, req, committed, g)
 	}()
+	// Let the provider call go out before this goroutine writes the turn:
+	// on a busy machine the new goroutine would otherwise wait until the
+	// write blocks.
+	runtime.Gosched()
 	n, took, err := s.o.Store.StartTurn(ctx, t)
 	if err != nil || !took {
 		committed <- false
