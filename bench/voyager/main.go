@@ -7,8 +7,9 @@
 //   - time to first token added, for 1 and for C (default 100) concurrent
 //     conversations: each request's first-token time minus the fake's own
 //     time to its first piece for that request, straight to the fake, through
-//     the bare proxy and through Voyager (POST the message, then follow its
-//     SSE stream); "added" is the percentile through the proxy or Voyager
+//     the bare proxy and through Voyager (POST the message asking for the
+//     answer's SSE events in the response; the two-request path, POST then
+//     GET the stream, is measured too and labelled); "added" is the percentile through the proxy or Voyager
 //     minus the percentile straight to the fake, and the figure is Voyager's
 //     added time over the proxy's;
 //   - N concurrent streams (default 500) started at once: first-token and
@@ -106,17 +107,18 @@ func main() {
 	fmt.Printf("added = overhead percentile through the proxy or Voyager minus the same percentile straight to the fake.\n\n")
 
 	// 1. Time to first token, one conversation: the three paths take turns.
-	var direct, floor, ours []sample
+	var direct, floor, ours, two []sample
 	conv := newConv(c, base)
 	for i := 0; i < *samples; i++ {
 		direct = append(direct, b.raw1(fake.URL))
 		floor = append(floor, b.raw1(proxy.URL))
 		ours = append(ours, b.voyager1(conv))
-		if i%10 == 9 {
+		two = append(two, b.voyager2(conv))
+		if i%5 == 4 {
 			conv = newConv(c, base) // keep the history short, as in a new conversation
 		}
 	}
-	b.match(direct, floor, ours)
+	b.match(direct, floor, ours, two)
 	var before, relay []time.Duration
 	for _, s := range ours {
 		if s.ok {
@@ -126,20 +128,23 @@ func main() {
 	}
 	var rows []row
 	rows = append(rows, addedRows("1 conversation, sequential", direct, floor, ours)...)
+	rows = append(rows, addedRows("1 conversation, two requests (POST, then GET stream)", direct, floor, two)...)
 
 	// 2. Time to first token, -conc conversations at once.
 	convs := make([]string, *conc)
 	for i := range convs {
 		convs[i] = newConv(c, base)
 	}
-	direct, floor, ours = nil, nil, nil
+	direct, floor, ours, two = nil, nil, nil, nil
 	for r := 0; r < *rounds; r++ {
 		direct = append(direct, b.burst(*conc, func(int) sample { return b.raw1(fake.URL) })...)
 		floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy.URL) })...)
 		ours = append(ours, b.burst(*conc, func(i int) sample { return b.voyager1(convs[i]) })...)
+		two = append(two, b.burst(*conc, func(i int) sample { return b.voyager2(convs[i]) })...)
 	}
-	b.match(direct, floor, ours)
+	b.match(direct, floor, ours, two)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations", *conc), direct, floor, ours)...)
+	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations, two requests", *conc), direct, floor, two)...)
 
 	fmt.Println("| time to first token | straight to the fake | bare proxy (floor) | Voyager | added by the proxy | added by Voyager | Voyager / floor | goal |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
@@ -315,8 +320,18 @@ func (b *bench) raw1(u string) sample {
 	return s
 }
 
-// voyager1 sends a message in conv and follows the answer's stream.
+// voyager1 sends a message in conv and reads the answer's events from
+// the send's own response (one request: Accept: text/event-stream).
 func (b *bench) voyager1(conv string) sample {
+	s := sample{tag: b.tag(), t0: time.Now()}
+	s.ttft, s.ok = sendStreaming(b.c, b.base, conv, "How do I ask for a raise? "+s.tag)
+	s.total = time.Since(s.t0)
+	return s
+}
+
+// voyager2 sends a message in conv, then follows the answer's stream
+// with a second request (the API's JSON send, then GET stream_url).
+func (b *bench) voyager2(conv string) sample {
 	s := sample{tag: b.tag(), t0: time.Now()}
 	s.ttft, s.ok = sendAndFollow(b.c, b.base, conv, "How do I ask for a raise? "+s.tag)
 	s.total = time.Since(s.t0)
@@ -444,7 +459,35 @@ func sendAndFollow(c *http.Client, base, conv, content string) (time.Duration, b
 		return 0, false
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return readEvents(resp.Body, t0)
+}
+
+// sendStreaming sends a message asking for the answer's events in the
+// response; it returns the time from the send to the first piece of text.
+func sendStreaming(c *http.Client, base, conv, content string) (time.Duration, bool) {
+	t0 := time.Now()
+	body, _ := json.Marshal(map[string]string{"content": content})
+	req, _ := http.NewRequest("POST", base+"/api/c/bench/conversations/"+conv+"/messages", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Fprintf(os.Stderr, "send: %d %s\n", resp.StatusCode, b)
+		return 0, false
+	}
+	return readEvents(resp.Body, t0)
+}
+
+// readEvents reads an answer's SSE events until "done"; it returns the
+// time from t0 to the first piece of text.
+func readEvents(r io.Reader, t0 time.Time) (time.Duration, bool) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var first time.Duration
 	ev := ""
 	for sc.Scan() {

@@ -155,6 +155,10 @@ type Store interface {
 	// Messages returns the conversation's last limit messages, oldest first
 	// (limit <= 0: all).
 	Messages(ctx context.Context, conversationID string, limit int) ([]Message, error)
+	// History returns the last limit messages of the member's conversation
+	// in the community, oldest first, with only what a request's context
+	// needs: ID, Role, Content and Status.
+	History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]Message, error)
 	DeleteMessage(ctx context.Context, conversationID, id string) error
 	// Usage returns how many answers the member asked for in the community on day (YYYY-MM-DD).
 	Usage(ctx context.Context, communityID, userID, day string) (int, error)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -239,9 +240,25 @@ type Sent struct {
 	Quota  Quota    `json:"quota"`
 }
 
+// Sink receives one answer's pieces straight from the provider's reader
+// (no hop through the Hub), then the final message. Piece may be called
+// before the turn is committed: the sink holds what it gets until its
+// owner has Send's answer. Piece and Done are called from the goroutine
+// generating the answer, one after another.
+type Sink interface {
+	Piece(text string)
+	Done(m Message)
+}
+
 // Send stores the member's message and starts the coach's answer, which
 // streams through the Hub; it returns at once.
 func (s *Service) Send(ctx context.Context, c *community.Community, conv Conversation, text string) (Sent, error) {
+	return s.SendTo(ctx, c, conv, text, nil)
+}
+
+// SendTo is Send whose answer also goes to sink (nil: none) as it is
+// generated; sink gets Done unless SendTo fails.
+func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conversation, text string, sink Sink) (Sent, error) {
 	text, err := checkMessage(text)
 	switch {
 	case err != nil:
@@ -253,7 +270,7 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit)
+	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit)
 	if err != nil {
 		return Sent{}, err
 	}
@@ -270,11 +287,16 @@ func (s *Service) Send(ctx context.Context, c *community.Community, conv Convers
 	if conv.Title == DefaultTitle {
 		t.Title = cleanTitle(text)
 	}
-	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known)
+	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known, sink)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
 func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv Conversation) (Sent, error) {
+	return s.RegenerateTo(ctx, c, conv, nil)
+}
+
+// RegenerateTo is Regenerate whose answer also goes to sink (see SendTo).
+func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv Conversation, sink Sink) (Sent, error) {
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
@@ -282,7 +304,7 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	hist, err := s.o.Store.Messages(ctx, conv.ID, s.o.HistoryLimit+1)
+	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit+1)
 	if err != nil {
 		return Sent{}, err
 	}
@@ -303,7 +325,7 @@ func (s *Service) Regenerate(ctx context.Context, c *community.Community, conv C
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
 	// Regenerate always asks the provider, never the answer cache.
-	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known)
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known, sink)
 }
 
 // busy reports whether the conversation's last message is an answer still
@@ -342,7 +364,7 @@ func (s *Service) coachContext(ctx context.Context, c *community.Community, conv
 
 // start writes the turn in one transaction (the daily limit is checked
 // there) and starts generating into the answer placeholder.
-func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error)) (Sent, error) {
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error), sink Sink) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
@@ -350,7 +372,7 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 		MaxTokens:   c.AnswerTokens(),
 		Community:   c.ID,
 	}
-	var g gen
+	g := gen{sink: sink}
 	if s.o.Coach != nil {
 		kc, err := known()
 		if err != nil {
@@ -414,6 +436,10 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 		defer cancel()
 		s.generate(gctx, st, ans, req, committed, g)
 	}()
+	// Let the provider call go out before this goroutine writes the turn:
+	// on a busy machine the new goroutine would otherwise wait until the
+	// write blocks.
+	runtime.Gosched()
 	n, took, err := s.o.Store.StartTurn(ctx, t)
 	if err != nil || !took {
 		committed <- false
@@ -433,6 +459,7 @@ type gen struct {
 	cacheKey string              // cacheable first question, or ""
 	cacheTTL time.Duration       // how long to keep the answer
 	hit      *coach.CachedAnswer // the cached answer to serve instead of the provider
+	sink     Sink                // the sender's stream, or nil
 }
 
 func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.Request, committed <-chan bool, g gen) {
@@ -443,6 +470,13 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 			if err := s.o.Bus.Delta(ctx, ans.ID, off, text); err != nil {
 				s.log.Warn("bus delta", "message_id", ans.ID, "err", err.Error())
 			}
+		}
+	}
+	if g.sink != nil {
+		hubEmit := emit
+		emit = func(text string) {
+			hubEmit(text)
+			g.sink.Piece(text)
 		}
 	}
 	var res ai.Result
@@ -517,6 +551,9 @@ func (s *Service) generate(ctx context.Context, st *stream, ans Message, req ai.
 	}
 	st.finish(ans)
 	s.o.Hub.remove(ans.ID)
+	if g.sink != nil {
+		g.sink.Done(ans)
+	}
 	if s.o.Bus != nil {
 		if err := s.o.Bus.Done(sctx, ans.ID, ans); err != nil {
 			s.log.Warn("bus done", "message_id", ans.ID, "err", err.Error())

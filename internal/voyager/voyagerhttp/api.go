@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -150,7 +151,8 @@ func (h *Handlers) jsonViews(r *http.Request, ms []chat.Message) []messageJSON {
 
 // HandleMessageSend handles POST /api/c/{cid}/conversations/{conv}/messages:
 // stores the message and starts the answer; follow it at the returned
-// answer's stream URL.
+// answer's stream URL. With Accept: text/event-stream the answer is the
+// stream itself (see sendStream).
 func (h *Handlers) HandleMessageSend(w http.ResponseWriter, r *http.Request) {
 	s, conv, ok := h.conversation(w, r)
 	if !ok {
@@ -163,12 +165,147 @@ func (h *Handlers) HandleMessageSend(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, err)
 		return
 	}
+	if wantsStream(r) {
+		h.sendStream(w, r, s, func(sink chat.Sink) (chat.Sent, error) {
+			return h.o.Chat.SendTo(r.Context(), s.c, conv, in.Content, sink)
+		})
+		return
+	}
 	sent, err := h.o.Chat.Send(r.Context(), s.c, conv, in.Content)
 	if err != nil {
 		h.sendError(w, r, err)
 		return
 	}
 	httpapi.Write(w, http.StatusAccepted, h.sentJSON(s, sent))
+}
+
+// wantsStream reports whether the client asked for the answer's event
+// stream in the send's response.
+func wantsStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			if mt, _, _ := strings.Cut(strings.TrimSpace(part), ";"); strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// directSink writes an answer's events to the member who sent it, from
+// the goroutine reading the provider: each piece is one write and one
+// flush. Pieces that come before the turn is committed wait in pending
+// until open; after close (a refused send, a gone client) nothing is
+// written.
+type directSink struct {
+	h       *Handlers
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	mu      sync.Mutex
+	open    bool
+	closed  bool
+	failed  bool // a write failed: the client is gone
+	pending strings.Builder
+	buf     []byte
+	final   *chat.Message // Done before open (a cached answer)
+	done    chan struct{}
+}
+
+// event writes one SSE event and flushes it; d.mu is held.
+func (d *directSink) event(name string, v any) {
+	if d.failed {
+		return
+	}
+	b, _ := json.Marshal(v)
+	d.buf = append(d.buf[:0], "event: "...)
+	d.buf = append(d.buf, name...)
+	d.buf = append(d.buf, "\ndata: "...)
+	d.buf = append(d.buf, b...)
+	d.buf = append(d.buf, "\n\n"...)
+	if _, err := d.w.Write(d.buf); err != nil || d.rc.Flush() != nil {
+		d.failed = true
+	}
+}
+
+func (d *directSink) Piece(text string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed:
+	case !d.open:
+		d.pending.WriteString(text)
+	default:
+		d.event("delta", map[string]string{"text": text})
+	}
+}
+
+func (d *directSink) Done(m chat.Message) {
+	d.mu.Lock()
+	switch {
+	case d.closed:
+	case !d.open:
+		d.final = &m
+	default:
+		d.event("done", messageJSON{Message: m, HTML: string(d.h.md.HTML(m.Content))})
+		d.closed = true
+	}
+	d.mu.Unlock()
+	close(d.done)
+}
+
+// sendStream answers a send (or regeneration) with the answer's events
+// once the turn is committed: "sent" (the JSON a plain send answers),
+// then as the GET stream does, "snapshot" (the text so far), "delta" for
+// each piece and "done". A refused send answers its JSON error.
+func (h *Handlers) sendStream(w http.ResponseWriter, r *http.Request, s *scope, send func(chat.Sink) (chat.Sent, error)) {
+	d := &directSink{h: h, w: w, rc: http.NewResponseController(w), done: make(chan struct{})}
+	sent, err := send(d)
+	if err != nil {
+		d.mu.Lock()
+		d.closed = true
+		d.mu.Unlock()
+		h.sendError(w, r, err)
+		return
+	}
+	// Send returned: the turn is committed, so the answer may show.
+	d.mu.Lock()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	d.open = true
+	d.event("sent", h.sentJSON(s, sent))
+	d.event("snapshot", map[string]string{"text": d.pending.String()})
+	d.pending.Reset()
+	if d.final != nil {
+		// Finished before Send returned (a cached answer).
+		d.event("done", messageJSON{Message: *d.final, HTML: string(h.md.HTML(d.final.Content))})
+		d.closed = true
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-d.done:
+			return
+		case <-r.Context().Done():
+			d.mu.Lock()
+			d.closed = true
+			d.mu.Unlock()
+			return
+		case <-ping.C:
+			d.mu.Lock()
+			if !d.closed && !d.failed {
+				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || d.rc.Flush() != nil {
+					d.failed = true
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
 }
 
 func (h *Handlers) sentJSON(s *scope, sent chat.Sent) map[string]any {
@@ -180,6 +317,12 @@ func (h *Handlers) sentJSON(s *scope, sent chat.Sent) map[string]any {
 func (h *Handlers) HandleRegenerate(w http.ResponseWriter, r *http.Request) {
 	s, conv, ok := h.conversation(w, r)
 	if !ok {
+		return
+	}
+	if wantsStream(r) {
+		h.sendStream(w, r, s, func(sink chat.Sink) (chat.Sent, error) {
+			return h.o.Chat.RegenerateTo(r.Context(), s.c, conv, sink)
+		})
 		return
 	}
 	sent, err := h.o.Chat.Regenerate(r.Context(), s.c, conv)

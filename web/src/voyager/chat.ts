@@ -84,7 +84,8 @@ export function initChat(): void {
   const send = document.getElementById("send") as HTMLButtonElement | null;
   const stop = document.getElementById("stop") as HTMLButtonElement | null;
   const errorBox = document.getElementById("composer-error") as HTMLParagraphElement | null;
-  let current: { id: string; es: EventSource } | null = null;
+  // The answer being followed: close stops following it.
+  let current: { id: string; close: () => void } | null = null;
 
   // Follow the bottom only while the reader is there: where they are is
   // read just before the answer grows, so a scroll up wins at once (scroll
@@ -191,7 +192,9 @@ export function initChat(): void {
     }
   };
 
-  const followAnswer = (id: string, url: string) => {
+  // answerView shows answer id growing: the text so far (snapshot), each
+  // new piece (delta) and the final message (done).
+  const answerView = (id: string) => {
     const li = (document.getElementById("m-" + id) as HTMLLIElement) ?? bubble({ id, role: "assistant", content: "", status: "streaming" });
     let text = li.querySelector(".msg-text") as HTMLParagraphElement | null;
     if (!text) {
@@ -199,39 +202,131 @@ export function initChat(): void {
       text.className = "msg-text";
       li.querySelector(".msg-body")!.replaceChildren(text);
     }
-    const es = new EventSource(url);
-    current = { id, es };
     li.dataset.status = "streaming";
     li.setAttribute("aria-busy", "true");
     busy(true);
-    es.addEventListener("snapshot", (e) => {
-      grow(() => (text!.textContent = JSON.parse((e as MessageEvent).data).text));
-    });
-    es.addEventListener("delta", (e) => {
-      grow(() => (text!.textContent += JSON.parse((e as MessageEvent).data).text));
-    });
+    return {
+      snapshot: (t: string) => grow(() => (text!.textContent = t)),
+      delta: (t: string) => grow(() => (text!.textContent += t)),
+      done: (m: MessageJSON) => {
+        grow(() => {
+          li.dataset.status = m.status;
+          li.removeAttribute("aria-busy");
+          const body = li.querySelector(".msg-body") as HTMLDivElement;
+          // The server renders Markdown and sanitises it (no script, no raw HTML).
+          body.innerHTML = m.html ?? "";
+          codeButtons(body);
+          note(li, m);
+          const p = m.memory_proposal;
+          if (p && p.status === "proposed" && !li.querySelector(".memory-card")) li.append(memoryCard(p));
+        });
+        current = null;
+        busy(false);
+      },
+    };
+  };
+
+  // followAnswer follows answer id at its GET stream url (EventSource
+  // reconnects by itself).
+  const followAnswer = (id: string, url: string) => {
+    const view = answerView(id);
+    const es = new EventSource(url);
+    current = { id, close: () => es.close() };
+    es.addEventListener("snapshot", (e) => view.snapshot(JSON.parse((e as MessageEvent).data).text));
+    es.addEventListener("delta", (e) => view.delta(JSON.parse((e as MessageEvent).data).text));
     es.addEventListener("reset", () => {
       // Fell behind: reconnect for a fresh snapshot.
       es.close();
       followAnswer(id, url);
     });
     es.addEventListener("done", (e) => {
-      const m = JSON.parse((e as MessageEvent).data) as MessageJSON;
       es.close();
-      grow(() => {
-        li.dataset.status = m.status;
-        li.removeAttribute("aria-busy");
-        const body = li.querySelector(".msg-body") as HTMLDivElement;
-        // The server renders Markdown and sanitises it (no script, no raw HTML).
-        body.innerHTML = m.html ?? "";
-        codeButtons(body);
-        note(li, m);
-        const p = m.memory_proposal;
-        if (p && p.status === "proposed" && !li.querySelector(".memory-card")) li.append(memoryCard(p));
-      });
-      current = null;
-      busy(false);
+      view.done(JSON.parse((e as MessageEvent).data) as MessageJSON);
     });
+  };
+
+  // sendAndStream posts a message (or a regeneration) asking for the
+  // answer's events in the response, so the answer starts without a second
+  // request. onSent runs when the turn is stored (the "sent" event, or the
+  // JSON of a server that answers JSON). A connection that drops after it
+  // falls back to the GET stream. false: nothing was sent (the error is shown).
+  const sendAndStream = async (url: string, body: unknown, onSent: (sent: Sent) => void): Promise<boolean> => {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      showError("Could not reach the server. Check your connection and try again.");
+      return false;
+    }
+    if (!res.ok) {
+      showError(await errorOf(res));
+      return false;
+    }
+    showError("");
+    if (!(res.headers.get("Content-Type") ?? "").startsWith("text/event-stream") || !res.body) {
+      const sent = (await res.json().catch(() => null)) as Sent | null;
+      if (!sent) return false;
+      onSent(sent);
+      followAnswer(sent.answer.id, sent.stream_url);
+      return true;
+    }
+    let sent: Sent | null = null;
+    let view: ReturnType<typeof answerView> | null = null;
+    let finished = false;
+    const ctl = new AbortController();
+    const handle = (event: string, data: string) => {
+      const v = JSON.parse(data);
+      if (event === "sent") {
+        sent = v as Sent;
+        onSent(sent);
+        view = answerView(sent.answer.id);
+        current = { id: sent.answer.id, close: () => ctl.abort() };
+      } else if (!view) {
+        return;
+      } else if (event === "snapshot") view.snapshot(v.text);
+      else if (event === "delta") view.delta(v.text);
+      else if (event === "done") {
+        finished = true;
+        view.done(v as MessageJSON);
+      }
+    };
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    ctl.signal.addEventListener("abort", () => void reader.cancel().catch(() => {}));
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let end: number;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let event = "message";
+          const data: string[] = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data.push(line.slice(6));
+          }
+          if (data.length) handle(event, data.join("\n"));
+        }
+      }
+    } catch {
+      // The connection dropped: the GET stream below picks the answer up.
+    }
+    if (finished || ctl.signal.aborted) return true;
+    const s = sent as Sent | null;
+    if (!s) {
+      showError("Could not reach the server. Check your connection and try again.");
+      return false;
+    }
+    // Dropped part-way through: follow the rest (and reconnect) at the GET stream.
+    followAnswer(s.answer.id, s.stream_url);
+    return true;
   };
 
   const post = async (url: string, body?: unknown): Promise<Sent | null> => {
@@ -266,7 +361,6 @@ export function initChat(): void {
     // Sending is a wish to see the answer: follow it.
     jump.hidden = true;
     toBottom();
-    followAnswer(sent.answer.id, sent.stream_url);
   };
 
   form?.addEventListener("submit", async (e) => {
@@ -278,13 +372,11 @@ export function initChat(): void {
       return;
     }
     busy(true);
-    const sent = await post(`${api}/conversations/${conv}/messages`, { content });
-    if (!sent) {
-      busy(false);
-      return;
-    }
-    input!.value = "";
-    start(sent);
+    const ok = await sendAndStream(`${api}/conversations/${conv}/messages`, { content }, (sent) => {
+      input!.value = "";
+      start(sent);
+    });
+    if (!ok) busy(false);
   });
 
   input?.addEventListener("keydown", (e) => {
@@ -308,13 +400,12 @@ export function initChat(): void {
       form.requestSubmit();
     } else if (button.id === "regenerate" && !current) {
       busy(true);
-      const sent = await post(`${api}/conversations/${conv}/regenerate`);
-      if (!sent) {
-        busy(false);
-        return;
-      }
-      button.closest("li")?.remove();
-      start(sent);
+      const old = button.closest("li");
+      const ok = await sendAndStream(`${api}/conversations/${conv}/regenerate`, undefined, (sent) => {
+        old?.remove();
+        start(sent);
+      });
+      if (!ok) busy(false);
     } else if (button.matches(".copy-answer")) {
       const body = button.closest("li")!.querySelector<HTMLElement>(".msg-body")!;
       // innerText is what the reader sees; code buttons draw their labels

@@ -20,7 +20,8 @@ import (
 // Store implements chat.Store.
 type Store struct {
 	db    *store.DB
-	group group // StartTurn and FinishMessage share commits
+	group group    // StartTurn and FinishMessage share commits
+	prep  prepared // the send path's reads
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -38,7 +39,7 @@ func notFound(err error, what string) error {
 // Membership implements chat.Store.
 func (s *Store) Membership(ctx context.Context, communityID, userID string) (chat.Membership, error) {
 	m := chat.Membership{CommunityID: communityID, UserID: userID}
-	err := s.db.QueryRow(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
+	err := s.queryRow(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
 	if err != nil {
 		return m, notFound(err, "membership")
 	}
@@ -141,7 +142,7 @@ func scanConv(r interface{ Scan(...any) error }) (chat.Conversation, error) {
 
 // Conversation implements chat.Store.
 func (s *Store) Conversation(ctx context.Context, communityID, userID, id string) (chat.Conversation, error) {
-	c, err := scanConv(s.db.QueryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
+	c, err := scanConv(s.queryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
 	if err != nil {
 		return c, notFound(err, "conversation")
 	}
@@ -367,6 +368,28 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 	return out, rows.Err()
 }
 
+// History implements chat.Store.
+func (s *Store) History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
+	rows, err := s.query(ctx, `SELECT id, role, content, status FROM voyager_messages
+		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	out := make([]chat.Message, 0, limit)
+	for rows.Next() {
+		m := chat.Message{ConversationID: conversationID, CommunityID: communityID, UserID: userID}
+		if err := rows.Scan(&m.ID, &m.Role, &m.Content, &m.Status); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		out = append(out, m)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, rows.Err()
+}
+
 // DeleteMessage implements chat.Store.
 func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) error {
 	res, err := s.db.Exec(ctx, `DELETE FROM voyager_messages WHERE id = ? AND conversation_id = ?`, id, conversationID)
@@ -376,7 +399,7 @@ func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) er
 // Usage implements chat.Store.
 func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int, error) {
 	var n int
-	err := s.db.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	err := s.queryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

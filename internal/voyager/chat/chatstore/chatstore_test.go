@@ -79,6 +79,20 @@ func TestStore(t *testing.T) {
 		if len(last2) != 2 || last2[0].ID != "m2" || last2[1].ID != "m3" {
 			t.Fatalf("got last two %v", last2)
 		}
+		// History: the same last messages with what a request needs, and
+		// nothing of the conversation for another member or community.
+		// (Twice: the second read reuses the prepared statement.)
+		for range 2 {
+			h, err := s.History(ctx, "alpha", "u1", "c1", 2)
+			if err != nil || len(h) != 2 || h[0].ID != "m2" || h[0].Content != "answer" || h[0].Role != ai.Assistant || h[0].Status != chat.Interrupted || h[1].ID != "m3" || h[1].Role != ai.User {
+				t.Fatalf("history: %+v %v", h, err)
+			}
+		}
+		for _, tc := range []struct{ community, user string }{{"beta", "u1"}, {"alpha", "u2"}} {
+			if h, err := s.History(ctx, tc.community, tc.user, "c1", 20); err != nil || len(h) != 0 {
+				t.Fatalf("%v read another's history: %v %v", tc, h, err)
+			}
+		}
 
 		// The daily limit holds and is per day.
 		for i := 1; i <= 3; i++ {
