@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relaywork/suite/internal/platform/app/apptest"
 	"github.com/relaywork/suite/internal/voyager/ai/aitest"
@@ -155,5 +156,65 @@ func TestSendStreamsAnswer(t *testing.T) {
 	}
 	if r.StatusCode != 200 || len(names) < 3 || names[0] != "sent" || names[1] != "snapshot" || names[len(names)-1] != "done" {
 		t.Fatalf("regenerate: %d %v", r.StatusCode, names)
+	}
+}
+
+// TestSendStreamStalledReader: a member whose streamed send stops reading
+// does not hold up the answer: within the direct write timeout the
+// connection is dropped, the answer is saved whole and another tab on the
+// GET stream gets all of it.
+func TestSendStreamStalledReader(t *testing.T) {
+	t.Parallel()
+	// Enough to fill the loopback socket's buffers many times over.
+	chunk := strings.Repeat("All work and no play makes a dull coach. ", 1600) // 64 KB
+	chunks := make([]string, 160)
+	for i := range chunks {
+		chunks[i] = chunk
+	}
+	ant := aitest.Anthropic(aitest.Script{Chunks: chunks})
+	defer ant.Close()
+	s := apptest.Start(t, run, voyagerEnv(t, ant, nil, nil))
+	alice := signIn(t, s, "alice@example.com", false)
+	do(t, alice, "POST", s.URL+"/c/alpha/join", "", nil)
+	conv := decode[struct{ ID string }](t, do(t, alice, "POST", s.URL+"/api/c/alpha/conversations", "", map[string]string{})).ID
+
+	resp := postStream(t, alice, s.URL, "/api/c/alpha/conversations/"+conv+"/messages", map[string]string{"content": "Tell me everything."})
+	defer resp.Body.Close()
+	rd := sseReader{bufio.NewScanner(resp.Body)}
+	ev, data := rd.next()
+	if ev != "sent" {
+		t.Fatalf("first event %q, want sent", ev)
+	}
+	sent := decode[sentJSON](t, response{body: data})
+	// ... and this tab reads no more.
+
+	// The other tab's snapshot can hold megabytes on one line.
+	got := make(chan string, 1)
+	go func() {
+		r, err := alice.Get(s.URL + sent.StreamURL)
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		defer r.Body.Close()
+		sc := bufio.NewScanner(r.Body)
+		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+		other := sseReader{sc}
+		for ev, data := other.next(); ev != ""; ev, data = other.next() {
+			if ev == "done" {
+				got <- data
+				return
+			}
+		}
+		got <- "the stream ended without done"
+	}()
+	select {
+	case last := <-got:
+		d := decode[doneJSON](t, response{body: last})
+		if d.Status != "complete" || len(d.Content) != len(chunk)*len(chunks) {
+			t.Fatalf("done: status %q, %d bytes, want complete and %d", d.Status, len(d.Content), len(chunk)*len(chunks))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the answer did not finish while one reader stalled: its writes hold up the generation")
 	}
 }

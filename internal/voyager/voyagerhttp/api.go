@@ -209,13 +209,22 @@ type directSink struct {
 	buf     []byte
 	final   *chat.Message // Done before open (a cached answer)
 	done    chan struct{}
+	gone    chan struct{} // closed when a write fails
 }
+
+// directWriteTimeout bounds one write to the member who sent: the writes
+// happen on the goroutine reading the provider, so a member whose
+// connection takes nothing must not hold up the answer (its saving, and
+// every other follower on the hub). Past it the connection is dropped and
+// the page goes on with the GET stream, which the hub feeds.
+const directWriteTimeout = 2 * time.Second
 
 // event writes one SSE event and flushes it; d.mu is held.
 func (d *directSink) event(name string, v any) {
 	if d.failed {
 		return
 	}
+	_ = d.rc.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 	b, _ := json.Marshal(v)
 	d.buf = append(d.buf[:0], "event: "...)
 	d.buf = append(d.buf, name...)
@@ -223,7 +232,15 @@ func (d *directSink) event(name string, v any) {
 	d.buf = append(d.buf, b...)
 	d.buf = append(d.buf, "\n\n"...)
 	if _, err := d.w.Write(d.buf); err != nil || d.rc.Flush() != nil {
+		d.fail()
+	}
+}
+
+// fail marks the member's connection gone; d.mu is held.
+func (d *directSink) fail() {
+	if !d.failed {
 		d.failed = true
+		close(d.gone)
 	}
 }
 
@@ -258,7 +275,9 @@ func (d *directSink) Done(m chat.Message) {
 // then as the GET stream does, "snapshot" (the text so far), "delta" for
 // each piece and "done". A refused send answers its JSON error.
 func (h *Handlers) sendStream(w http.ResponseWriter, r *http.Request, s *scope, send func(chat.Sink) (chat.Sent, error)) {
-	d := &directSink{h: h, w: w, rc: http.NewResponseController(w), done: make(chan struct{})}
+	d := &directSink{h: h, w: w, rc: http.NewResponseController(w), done: make(chan struct{}), gone: make(chan struct{})}
+	// No write is left with a deadline for the connection's next request.
+	defer func() { _ = d.rc.SetWriteDeadline(time.Time{}) }()
 	sent, err := send(d)
 	if err != nil {
 		d.mu.Lock()
@@ -299,11 +318,19 @@ func (h *Handlers) sendStream(w http.ResponseWriter, r *http.Request, s *scope, 
 		case <-ping.C:
 			d.mu.Lock()
 			if !d.closed && !d.failed {
+				_ = d.rc.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 				if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || d.rc.Flush() != nil {
-					d.failed = true
+					d.fail()
 				}
 			}
 			d.mu.Unlock()
+		case <-d.gone:
+			// The member's connection took nothing for directWriteTimeout:
+			// drop it; the answer goes on for the hub's followers.
+			d.mu.Lock()
+			d.closed = true
+			d.mu.Unlock()
+			return
 		}
 	}
 }
