@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -141,6 +142,7 @@ type DB struct {
 	r       *sql.DB
 	ins     *instruments  // nil until Instrument
 	ckpt    *checkpointer // SQLite: checkpoints the WAL off the write path
+	stmts   sync.Map      // SQL text → *sql.Stmt on the reader (QueryCached)
 }
 
 // Open opens and pings the database, retrying an unreachable PostgreSQL with
@@ -382,6 +384,56 @@ func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
 		return r, r.Err()
 	})
 	return r
+}
+
+// QueryCached is Query through a statement prepared once on the reader
+// pool and reused (database/sql prepares it on each connection once), for
+// the few hot reads whose parsing shows in a profile: SQLite parses every
+// other query anew. Timed and named like Query. q must be a constant: the
+// cache holds one statement per distinct text for the DB's lifetime.
+func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
+	st, err := db.stmt(ctx, q)
+	if err != nil {
+		return db.Query(ctx, q, a...)
+	}
+	if db.ins == nil {
+		return st.QueryContext(ctx, args(a)...)
+	}
+	return timed(ctx, db.ins, operation(), func() (*sql.Rows, error) {
+		return st.QueryContext(ctx, args(a)...)
+	})
+}
+
+// QueryRowCached is QueryRow through a cached statement (QueryCached).
+func (db *DB) QueryRowCached(ctx context.Context, q string, a ...any) *sql.Row {
+	st, err := db.stmt(ctx, q)
+	if err != nil {
+		return db.QueryRow(ctx, q, a...)
+	}
+	if db.ins == nil {
+		return st.QueryRowContext(ctx, args(a)...)
+	}
+	r, _ := timed(ctx, db.ins, operation(), func() (*sql.Row, error) {
+		r := st.QueryRowContext(ctx, args(a)...)
+		return r, r.Err()
+	})
+	return r
+}
+
+// stmt returns q prepared on the reader, preparing it the first time.
+func (db *DB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, db.Rebind(q))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Tx is a transaction on the writer, with the same rebinding as DB.

@@ -20,8 +20,7 @@ import (
 // Store implements chat.Store.
 type Store struct {
 	db    *store.DB
-	group group    // StartTurn and FinishMessage share commits
-	prep  prepared // the send path's reads
+	group group // StartTurn and FinishMessage share commits
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -39,7 +38,7 @@ func notFound(err error, what string) error {
 // Membership implements chat.Store.
 func (s *Store) Membership(ctx context.Context, communityID, userID string) (chat.Membership, error) {
 	m := chat.Membership{CommunityID: communityID, UserID: userID}
-	err := s.queryRow(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
+	err := s.db.QueryRowCached(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
 	if err != nil {
 		return m, notFound(err, "membership")
 	}
@@ -142,7 +141,7 @@ func scanConv(r interface{ Scan(...any) error }) (chat.Conversation, error) {
 
 // Conversation implements chat.Store.
 func (s *Store) Conversation(ctx context.Context, communityID, userID, id string) (chat.Conversation, error) {
-	c, err := scanConv(s.queryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
+	c, err := scanConv(s.db.QueryRowCached(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
 	if err != nil {
 		return c, notFound(err, "conversation")
 	}
@@ -370,7 +369,7 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 
 // History implements chat.Store.
 func (s *Store) History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
-	rows, err := s.query(ctx, `SELECT id, role, content, status FROM voyager_messages
+	rows, err := s.db.QueryCached(ctx, `SELECT id, role, content, status FROM voyager_messages
 		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -399,7 +398,7 @@ func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) er
 // Usage implements chat.Store.
 func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int, error) {
 	var n int
-	err := s.queryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	err := s.db.QueryRowCached(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
