@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,9 +167,10 @@ func TestSendStreamsAnswer(t *testing.T) {
 // GET stream gets all of it.
 func TestSendStreamStalledReader(t *testing.T) {
 	t.Parallel()
-	// Enough to fill the loopback socket's buffers many times over.
+	// More than the server's send buffer can take (tcp_wmem's 4 MB at
+	// most) while the stalled reader's receive buffer is held small.
 	chunk := strings.Repeat("All work and no play makes a dull coach. ", 1600) // 64 KB
-	chunks := make([]string, 160)
+	chunks := make([]string, 96)
 	for i := range chunks {
 		chunks[i] = chunk
 	}
@@ -178,7 +181,11 @@ func TestSendStreamStalledReader(t *testing.T) {
 	do(t, alice, "POST", s.URL+"/c/alpha/join", "", nil)
 	conv := decode[struct{ ID string }](t, do(t, alice, "POST", s.URL+"/api/c/alpha/conversations", "", map[string]string{})).ID
 
-	resp := postStream(t, alice, s.URL, "/api/c/alpha/conversations/"+conv+"/messages", map[string]string{"content": "Tell me everything."})
+	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 8192) })
+	}}
+	stalled := &http.Client{Jar: alice.Jar, Transport: &http.Transport{DialContext: small.DialContext}}
+	resp := postStream(t, stalled, s.URL, "/api/c/alpha/conversations/"+conv+"/messages", map[string]string{"content": "Tell me everything."})
 	defer resp.Body.Close()
 	rd := sseReader{bufio.NewScanner(resp.Body)}
 	ev, data := rd.next()
@@ -191,7 +198,8 @@ func TestSendStreamStalledReader(t *testing.T) {
 	// The other tab's snapshot can hold megabytes on one line.
 	got := make(chan string, 1)
 	go func() {
-		r, err := alice.Get(s.URL + sent.StreamURL)
+		follower := &http.Client{Jar: alice.Jar} // no client timeout: the select below bounds it
+		r, err := follower.Get(s.URL + sent.StreamURL)
 		if err != nil {
 			got <- "error: " + err.Error()
 			return
@@ -214,7 +222,7 @@ func TestSendStreamStalledReader(t *testing.T) {
 		if d.Status != "complete" || len(d.Content) != len(chunk)*len(chunks) {
 			t.Fatalf("done: status %q, %d bytes, want complete and %d", d.Status, len(d.Content), len(chunk)*len(chunks))
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("the answer did not finish while one reader stalled: its writes hold up the generation")
 	}
 }
