@@ -709,14 +709,17 @@ func (rc *runnerConn) suspend(code websocket.StatusCode, reason string) {
 	terms := rc.stop()
 	var wg sync.WaitGroup
 	for _, t := range terms {
-		for _, b := range t.suspend() {
-			wg.Go(func() { b.ws.Close(code, reason) })
-		}
+		// Forget the key before telling its browsers: one that resumes at
+		// once must not find this suspended terminal (and get a new shell
+		// in its place) but wait for the runner's hello to bring it back.
 		rc.r.mu.Lock()
 		if rc.r.terms[t.key] == t {
 			delete(rc.r.terms, t.key)
 		}
 		rc.r.mu.Unlock()
+		for _, b := range t.suspend() {
+			wg.Go(func() { b.ws.Close(code, reason) })
+		}
 	}
 	wg.Wait()
 }
