@@ -23,7 +23,10 @@ func fakes(t *testing.T, failing ...string) string {
 		body := "#!/bin/bash\ntrap 'echo " + name + " stopped; exit 0' TERM\nwhile true; do sleep 0.05; done\n"
 		for _, f := range failing {
 			if f == name {
-				body = "#!/bin/bash\necho '" + name + ": listen on :3001: address already in use' >&2\nexit 1\n"
+				// As a real server does, it fails after starting up, by which
+				// time the other has its TERM trap (a bash killed before its
+				// trap line runs dies without a word).
+				body = "#!/bin/bash\nsleep 0.3\necho '" + name + ": listen on :3001: address already in use' >&2\nexit 1\n"
 			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
