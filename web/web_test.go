@@ -150,6 +150,7 @@ func TestPagesInBrowser(t *testing.T) {
 			// Leaving the page hides it, which makes web-vitals report. The
 			// browser logs the 404 status of the page it goes to.
 			tab.AllowConsoleError("the server responded with a status of 404")
+			tab.WaitLCP() // leaving before the first paint reports no LCP at all
 			tab.Navigate(srv.URL + "/about")
 			if got := tab.Text("h1"); got != "Page not found" {
 				t.Errorf("404 page h1: got %q", got)

@@ -206,10 +206,15 @@ func NewStand(t testing.TB, mockURL string) *Stand {
 	return s
 }
 
-// Set makes GET /v1/subscriptions/{id} answer sub.
+// Set makes GET /v1/subscriptions/{id} answer sub. A zero PeriodEnd is
+// fixed here, 30 days on, and not at each answer: two reads a second
+// boundary apart must not see the subscription change.
 func (s *Stand) Set(id string, sub Sub) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sub.PeriodEnd.IsZero() {
+		sub.PeriodEnd = time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	}
 	s.subs[id] = sub
 }
 
