@@ -13,7 +13,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -24,67 +23,35 @@ import (
 
 // Store is the SQL idea store.
 type Store struct {
-	db    *store.DB
-	group group
-}
-
-// group commits concurrent inserts together. SQLite's single writer
-// otherwise spends most of each insert on its own commit (the WAL append
-// and the FTS5 flush), and PostgreSQL on a WAL flush per commit (about
-// 8 ms on the test machines' disks). The first caller to find fewer than
-// maxLeaders commits under way becomes a leader and writes everything
-// queued, in one transaction (row by row with a savepoint each if the
-// batch fails, so one failure does not fail the others); the rest wait for
-// their result. A leader commits one batch only: if more inserts queued
-// meanwhile, it hands the next batch to the oldest of them, who commits it
-// on its own goroutine. So no request waits for more than the commit under
-// way and its own, however long the load lasts (a leader that kept
-// committing while inserts kept arriving would hold its own caller for
-// all of them). There is no background goroutine.
-type group struct {
-	mu      sync.Mutex
-	pending []*insertReq
-	leaders int // commits under way or handed over
+	db *store.DB
+	// group shares commits among concurrent inserts (store.Group): one
+	// transaction, or on PostgreSQL one statement, for all of them.
+	group store.Group[*insertReq]
 }
 
 // maxLeaders is how many group commits may run at once: one on SQLite
 // (one writer), a few on PostgreSQL so a request rarely waits a whole
 // commit for the one before it.
-func (s *Store) maxLeaders() int {
-	if s.db.Dialect == store.Postgres {
+func maxLeaders(d store.Dialect) int {
+	if d == store.Postgres {
 		return 4
 	}
 	return 1
 }
 
 type insertReq struct {
-	it   idea.Idea
-	err  error
-	done chan struct{}
-	// lead receives the batch this request is to commit (one that holds
-	// it); buffered, so a leader handing over never blocks.
-	lead chan []*insertReq
+	it  idea.Idea
+	err error
 }
-
-// take removes the next batch (oldest first) from the queue; nil if it is
-// empty. g.mu is held.
-func (g *group) take() []*insertReq {
-	if len(g.pending) == 0 {
-		return nil
-	}
-	n := min(len(g.pending), maxGroup)
-	batch := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	return batch
-}
-
-// maxGroup bounds one group commit.
-const maxGroup = 256
 
 var _ idea.Store = (*Store)(nil)
 
 // New returns a Store on db (migrated with Coda's migrations).
-func New(db *store.DB) *Store { return &Store{db: db} }
+func New(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.group.Commit, s.group.MaxLeaders = s.commitGroup, maxLeaders(db.Dialect)
+	return s
+}
 
 // eachBatch is how many ideas Each reads per query.
 const eachBatch = 500
@@ -170,44 +137,9 @@ func writeTags(ctx context.Context, q querier, id, userID string, tags []string)
 
 // Insert stores a new idea; concurrent inserts share a commit.
 func (s *Store) Insert(ctx context.Context, it idea.Idea) error {
-	r := &insertReq{it: it, done: make(chan struct{}), lead: make(chan []*insertReq, 1)}
-	// Commit even if ctx ends: once queued, the insert may be committed
-	// with others, and the caller must not be told otherwise.
-	ctx = context.WithoutCancel(ctx)
-	g := &s.group
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	if g.leaders < s.maxLeaders() {
-		g.leaders++
-		batch := g.take()
-		g.mu.Unlock()
-		s.commitAndHandOver(ctx, batch)
-	} else {
-		g.mu.Unlock()
-	}
-	for {
-		select {
-		case <-r.done:
-			return r.err
-		case batch := <-r.lead:
-			s.commitAndHandOver(ctx, batch)
-		}
-	}
-}
-
-// commitAndHandOver commits batch, then gives the next queued batch to its
-// oldest member (who leads it in its own Insert), or gives up the
-// leadership when nothing is queued.
-func (s *Store) commitAndHandOver(ctx context.Context, batch []*insertReq) {
-	s.commitGroup(ctx, batch)
-	g := &s.group
-	g.mu.Lock()
-	if next := g.take(); next != nil {
-		next[0].lead <- next
-	} else {
-		g.leaders--
-	}
-	g.mu.Unlock()
+	r := &insertReq{it: it}
+	s.group.Do(ctx, r)
+	return r.err
 }
 
 // commitGroup writes a batch of inserts in one transaction: first as two
@@ -252,7 +184,6 @@ func (s *Store) commitGroup(ctx context.Context, batch []*insertReq) {
 		if err != nil && r.err == nil {
 			r.err = err
 		}
-		close(r.done)
 	}
 }
 

@@ -20,13 +20,17 @@ import (
 // Store implements chat.Store.
 type Store struct {
 	db    *store.DB
-	group group // StartTurn and FinishMessage share commits
+	group store.Group[*writeReq] // StartTurn and FinishMessage share commits
 }
 
 var _ chat.Store = (*Store)(nil)
 
 // New returns a Store on db.
-func New(db *store.DB) *Store { return &Store{db: db} }
+func New(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.group.Commit, s.group.MaxLeaders = s.commitGroup, maxLeaders(db.Dialect)
+	return s
+}
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {

@@ -2,71 +2,40 @@ package chatstore
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/store"
 )
 
-// group commits concurrent turn writes (StartTurn, FinishMessage) together.
-// With many conversations answering at once, SQLite's single writer would
-// otherwise spend most of each write on its own commit, and each turn
-// queue behind every other one; PostgreSQL pays a WAL flush per commit. The
-// first caller to find no commit under way becomes the leader and writes
-// everything queued in one transaction, with a savepoint per write so one
-// failure does not fail the others; the rest wait for their own result.
-// There is no background goroutine. (The same scheme as Coda's ideastore.)
-type group struct {
-	mu      sync.Mutex
-	pending []*writeReq
-	leaders int // commits under way
-}
+// Turn writes (StartTurn, FinishMessage) share commits through a
+// store.Group: with many conversations answering at once, SQLite's single
+// writer would otherwise spend most of each write on its own commit, and
+// each turn queue behind every other one; PostgreSQL pays a WAL flush per
+// commit. A batch is one transaction with a savepoint per write, so one
+// failure does not fail the others.
 
 type writeReq struct {
-	fn   func(ctx context.Context, tx *store.Tx) error
-	err  error
-	done chan struct{}
+	fn  func(ctx context.Context, tx *store.Tx) error
+	err error
 }
-
-// maxGroup bounds one group commit.
-const maxGroup = 256
 
 // maxLeaders is how many group commits may run at once: one on SQLite (one
 // writer), a few on PostgreSQL so a write rarely waits a whole commit for
 // the one before it.
-func (s *Store) maxLeaders() int {
-	if s.db.Dialect == store.Postgres {
+func maxLeaders(d store.Dialect) int {
+	if d == store.Postgres {
 		return 4
 	}
 	return 1
 }
 
 // write runs fn in a transaction shared with concurrent writes and returns
-// once that transaction has committed (or failed). It waits even if ctx
-// ends: the write may already be committed, and the caller must not be
-// told otherwise.
+// once that transaction has committed (or failed), even if ctx ends: the
+// write may already be committed, and the caller must not be told
+// otherwise.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *store.Tx) error) error {
-	r := &writeReq{fn: fn, done: make(chan struct{})}
-	g := &s.group
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	if g.leaders >= s.maxLeaders() {
-		g.mu.Unlock()
-		<-r.done
-		return r.err
-	}
-	g.leaders++
-	for len(g.pending) > 0 {
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		s.commitGroup(context.WithoutCancel(ctx), batch)
-		g.mu.Lock()
-	}
-	g.leaders--
-	g.mu.Unlock()
-	<-r.done
+	r := &writeReq{fn: fn}
+	s.group.Do(ctx, r)
 	return r.err
 }
 
@@ -103,6 +72,5 @@ func (s *Store) commitGroup(ctx context.Context, batch []*writeReq) {
 		if err != nil && r.err == nil {
 			r.err = err
 		}
-		close(r.done)
 	}
 }
