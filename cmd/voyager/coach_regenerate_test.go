@@ -19,12 +19,15 @@ func TestRegenerateDropsItsProposal(t *testing.T) {
 		t.Fatalf("join: %d", r.status)
 	}
 	api := s.URL + "/api/c/alpha"
+	type memory struct{ ID, Text, Status string }
+	list := func() []memory {
+		return decode[struct {
+			Memories []memory `json:"memories"`
+		}](t, do(t, c, "GET", api+"/profile", "", nil)).Memories
+	}
 	memories := func() map[string]string {
-		prof := decode[struct {
-			Memories []struct{ ID, Text, Status string } `json:"memories"`
-		}](t, do(t, c, "GET", api+"/profile", "", nil))
 		out := map[string]string{}
-		for _, m := range prof.Memories {
+		for _, m := range list() {
 			out[m.Text] = m.Status
 		}
 		return out
@@ -33,12 +36,11 @@ func TestRegenerateDropsItsProposal(t *testing.T) {
 	conv := newConversation(t, c, s)
 	ant.Push(aitest.Script{Chunks: []string{"Noted.\n\n[remember: You are moving to Berlin in May]"}})
 	ask(t, c, s, conv, "I am moving to Berlin in May.")
-	kept := ""
-	for _, m := range decode[struct {
-		Memories []struct{ ID, Text, Status string } `json:"memories"`
-	}](t, do(t, c, "GET", api+"/profile", "", nil)).Memories {
-		kept = m.ID
+	proposed := list()
+	if len(proposed) != 1 || proposed[0].Status != "proposed" {
+		t.Fatalf("after the first answer: %+v, want one proposed fact", proposed)
 	}
+	kept := proposed[0].ID
 	if r := do(t, c, "PATCH", api+"/memories/"+kept, "", map[string]any{"keep": true}); r.status != 200 {
 		t.Fatalf("keep: %d %s", r.status, r.body)
 	}
