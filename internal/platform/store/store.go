@@ -67,7 +67,17 @@ func Parse(raw, dataDir, name string) (Target, error) {
 		return Target{Dialect: SQLite, Path: p, Redacted: "sqlite:" + p}, nil
 	case strings.HasPrefix(raw, "sqlite:"), strings.HasPrefix(raw, "file:"):
 		p := raw[strings.Index(raw, ":")+1:]
-		p = strings.TrimPrefix(p, "//")
+		if rest, ok := strings.CutPrefix(p, "//"); ok {
+			// sqlite://host/path: a file URL takes no user or password
+			// (the error does not repeat the URL, which may hold one).
+			if host, _, _ := strings.Cut(rest, "/"); strings.Contains(host, "@") {
+				return Target{}, fmt.Errorf("DATABASE_URL: a SQLite URL takes no user or password; accepted forms: %s", AcceptedForms)
+			}
+			p = rest
+		}
+		if strings.Contains(p, "://") {
+			return Target{}, fmt.Errorf("DATABASE_URL: a SQLite path cannot hold another URL; accepted forms: %s", AcceptedForms)
+		}
 		if i := strings.IndexByte(p, '?'); i >= 0 {
 			p = p[:i]
 		}
