@@ -34,7 +34,10 @@ const (
 
 // checkpointer runs PASSIVE WAL checkpoints on its own connection.
 type checkpointer struct {
-	db   *sql.DB
+	db *sql.DB
+	// mu is held for each checkpoint, and by DB.Scrub's TRUNCATE
+	// checkpoint, which SQLite would refuse while this one runs.
+	mu   sync.Mutex
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -66,7 +69,9 @@ func (c *checkpointer) run(every time.Duration) {
 			// (the database is busy, or closing) is left to the next tick
 			// and, failing that, the writer's backstop.
 			var busy, log, done int
+			c.mu.Lock()
 			_ = c.db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
+			c.mu.Unlock()
 		}
 	}
 }

@@ -281,14 +281,7 @@ func (db *DB) Close() error {
 func (db *DB) Scrub(ctx context.Context, tables ...string) error {
 	switch db.Dialect {
 	case SQLite:
-		var busy, logFrames, done int
-		if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		if busy != 0 {
-			return errors.New("checkpoint: readers kept the write-ahead log from being emptied; it is emptied at the next checkpoint")
-		}
-		return nil
+		return db.truncateWAL(ctx, scrubPatience)
 	default:
 		if len(tables) == 0 {
 			return nil
@@ -301,6 +294,42 @@ func (db *DB) Scrub(ctx context.Context, tables ...string) error {
 			return fmt.Errorf("vacuum: %w", err)
 		}
 		return nil
+	}
+}
+
+// scrubPatience bounds how long Scrub retries a checkpoint that another
+// checkpoint or a long reader kept from emptying the write-ahead log.
+const scrubPatience = 10 * time.Second
+
+// truncateWAL runs a TRUNCATE checkpoint until it empties the log. The
+// background checkpointer is held off meanwhile; a checkpoint from
+// another connection or process (a backup, the sqlite3 shell) makes
+// SQLite answer busy at once rather than wait, so that is retried, with
+// a short backoff, for up to patience.
+func (db *DB) truncateWAL(ctx context.Context, patience time.Duration) error {
+	if db.ckpt != nil {
+		db.ckpt.mu.Lock()
+		defer db.ckpt.mu.Unlock()
+	}
+	deadline := time.Now().Add(patience)
+	wait := 5 * time.Millisecond
+	for {
+		var busy, logFrames, done int
+		if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("checkpoint: another checkpoint or a reader kept the write-ahead log from being emptied for %s; it is emptied at the next checkpoint", patience)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("checkpoint: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
 	}
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"database/sql"
 	"context"
 	"fmt"
 	"os"
@@ -275,4 +276,58 @@ func countInFiles(t *testing.T, path, s string) int {
 		n += bytes.Count(b, []byte(s))
 	}
 	return n
+}
+
+// TestScrubWhileAnotherConnectionCheckpoints: SQLite answers a TRUNCATE
+// checkpoint "busy" at once while another connection checkpoints (the
+// background checkpointer, a backup, the sqlite3 shell), which left an
+// erased account's rows in the WAL; Scrub waits its turn and empties the
+// log each time.
+func TestScrubWhileAnotherConnectionCheckpoints(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite, productMigrations)
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", db.Target.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			var busy, log, ckpt int
+			if other.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &ckpt) == nil {
+				n++
+			}
+		}
+	}()
+	const marker = "ibex-cobalt-scrub-marker"
+	for round := range 20 {
+		for i := range 40 {
+			if _, err := db.Exec(ctx, "INSERT INTO things (id, at) VALUES (?, ?)", fmt.Sprintf("%s-%d-%d-%s", marker, round, i, strings.Repeat("y", 300)), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Exec(ctx, "DELETE FROM things WHERE id LIKE ?", marker+"%"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Scrub(ctx, "things"); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if n := countInFiles(t, db.Target.Path, marker); n != 0 {
+			t.Fatalf("round %d: %d copies of deleted text in the database files, want 0", round, n)
+		}
+	}
+	close(stop)
+	if n := <-done; n < 20 {
+		t.Fatalf("the other connection checkpointed %d times, want it busy throughout (the test proves nothing)", n)
+	}
 }
