@@ -2,8 +2,8 @@ package store_test
 
 import (
 	"bytes"
-	"database/sql"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strings"
