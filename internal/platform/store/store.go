@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,7 +151,8 @@ type DB struct {
 	r       *sql.DB
 	ins     *instruments  // nil until Instrument
 	ckpt    *checkpointer // SQLite: checkpoints the WAL off the write path
-	stmts   sync.Map      // SQL text → *sql.Stmt on the reader (QueryCached)
+	rstmts  stmtCache     // statements prepared on the reader (stmtcache.go)
+	wstmts  stmtCache     // and on the writer
 }
 
 // Open opens and pings the database, retrying an unreachable PostgreSQL with
@@ -395,44 +395,57 @@ func args(in []any) []any {
 
 // Exec runs a statement on the writer.
 func (db *DB) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
-	if db.ins == nil {
+	run := func() (sql.Result, error) {
+		if st := db.writeStmt(ctx, q); st != nil {
+			return st.ExecContext(ctx, args(a)...)
+		}
 		return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
 	}
-	return timed(ctx, db.ins, operation(), func() (sql.Result, error) {
-		return db.w.ExecContext(ctx, db.Rebind(q), args(a)...)
-	})
+	if db.ins == nil {
+		return run()
+	}
+	return timed(ctx, db.ins, operation(), run)
 }
 
 // Query runs a query on the reader pool.
 func (db *DB) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
-	if db.ins == nil {
+	run := func() (*sql.Rows, error) {
+		if st := db.readStmt(ctx, q); st != nil {
+			return st.QueryContext(ctx, args(a)...)
+		}
 		return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
 	}
-	return timed(ctx, db.ins, operation(), func() (*sql.Rows, error) {
-		return db.r.QueryContext(ctx, db.Rebind(q), args(a)...)
-	})
+	if db.ins == nil {
+		return run()
+	}
+	return timed(ctx, db.ins, operation(), run)
 }
 
 // QueryRow runs a query expected to return at most one row, on the reader.
 func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
-	if db.ins == nil {
-		return db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
-	}
-	r, _ := timed(ctx, db.ins, operation(), func() (*sql.Row, error) {
-		r := db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+	run := func() (*sql.Row, error) {
+		var r *sql.Row
+		if st := db.readStmt(ctx, q); st != nil {
+			r = st.QueryRowContext(ctx, args(a)...)
+		} else {
+			r = db.r.QueryRowContext(ctx, db.Rebind(q), args(a)...)
+		}
 		return r, r.Err()
-	})
+	}
+	if db.ins == nil {
+		r, _ := run()
+		return r
+	}
+	r, _ := timed(ctx, db.ins, operation(), run)
 	return r
 }
 
 // QueryCached is Query through a statement prepared once on the reader
-// pool and reused (database/sql prepares it on each connection once), for
-// the few hot reads whose parsing shows in a profile: SQLite parses every
-// other query anew. Timed and named like Query. q must be a constant: the
-// cache holds one statement per distinct text for the DB's lifetime.
+// pool, on PostgreSQL too (where Query leaves the caching to pgx). q must
+// be a constant text.
 func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
-	st, err := db.stmt(ctx, q)
-	if err != nil {
+	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
+	if st == nil {
 		return db.Query(ctx, q, a...)
 	}
 	if db.ins == nil {
@@ -445,8 +458,8 @@ func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, e
 
 // QueryRowCached is QueryRow through a cached statement (QueryCached).
 func (db *DB) QueryRowCached(ctx context.Context, q string, a ...any) *sql.Row {
-	st, err := db.stmt(ctx, q)
-	if err != nil {
+	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
+	if st == nil {
 		return db.QueryRow(ctx, q, a...)
 	}
 	if db.ins == nil {
@@ -459,33 +472,39 @@ func (db *DB) QueryRowCached(ctx context.Context, q string, a ...any) *sql.Row {
 	return r
 }
 
-// stmt returns q prepared on the reader, preparing it the first time.
-func (db *DB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := db.stmts.Load(q); ok {
-		return st.(*sql.Stmt), nil
-	}
-	st, err := db.r.PrepareContext(ctx, db.Rebind(q))
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := db.stmts.LoadOrStore(q, st); loaded {
-		st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
-}
-
 // Tx is a transaction on the writer, with the same rebinding as DB.
 type Tx struct {
 	*sql.Tx
 	Dialect Dialect
 	ins     *instruments
 	op      string // the operation that opened the transaction
+	db      *DB
+	missed  []string // texts not yet prepared on the writer, prepared after
+}
+
+// stmt returns q's statement prepared on the writer, bound to the
+// transaction (database/sql reuses the one already prepared on the
+// writer's connection), or nil (PostgreSQL, or not prepared yet: the
+// transaction holds the writer's one connection, so the text is prepared
+// once the transaction ends).
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if tx.db == nil || tx.db.Dialect != SQLite {
+		return nil
+	}
+	st, ok := tx.db.wstmts.m.Load(q)
+	if !ok {
+		tx.missed = append(tx.missed, q)
+		return nil
+	}
+	return tx.Tx.StmtContext(ctx, st.(*sql.Stmt))
 }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
 	return timed(ctx, tx.ins, tx.op, func() (sql.Result, error) {
+		if st := tx.stmt(ctx, q); st != nil {
+			return st.ExecContext(ctx, args(a)...)
+		}
 		return tx.Tx.ExecContext(ctx, Rebind(tx.Dialect, q), args(a)...)
 	})
 }
@@ -493,6 +512,9 @@ func (tx *Tx) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
 	return timed(ctx, tx.ins, tx.op, func() (*sql.Rows, error) {
+		if st := tx.stmt(ctx, q); st != nil {
+			return st.QueryContext(ctx, args(a)...)
+		}
 		return tx.Tx.QueryContext(ctx, Rebind(tx.Dialect, q), args(a)...)
 	})
 }
@@ -500,7 +522,12 @@ func (tx *Tx) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) 
 // QueryRow runs a single-row query in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
 	r, _ := timed(ctx, tx.ins, tx.op, func() (*sql.Row, error) {
-		r := tx.Tx.QueryRowContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+		var r *sql.Row
+		if st := tx.stmt(ctx, q); st != nil {
+			r = st.QueryRowContext(ctx, args(a)...)
+		} else {
+			r = tx.Tx.QueryRowContext(ctx, Rebind(tx.Dialect, q), args(a)...)
+		}
 		return r, r.Err()
 	})
 	return r
@@ -518,6 +545,15 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	tx := &Tx{Tx: stx, Dialect: db.Dialect, ins: db.ins, op: op, db: db}
+	// After the commit or rollback below (defers run last first): the
+	// writer's connection is free again to prepare what the transaction
+	// ran as text.
+	defer func() {
+		for _, q := range tx.missed {
+			db.writeStmt(ctx, q)
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -527,7 +563,7 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) (err error) {
 			_ = stx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{Tx: stx, Dialect: db.Dialect, ins: db.ins, op: op}); err != nil {
+	if err = fn(tx); err != nil {
 		return err
 	}
 	if _, err = timed(ctx, db.ins, op, func() (struct{}, error) { return struct{}{}, stx.Commit() }); err != nil {
