@@ -393,8 +393,44 @@ func args(in []any) []any {
 	return in
 }
 
+// stmtCtx is the context a single statement runs with. On SQLite a
+// statement whose context can be cancelled costs two goroutines (the
+// driver's, to interrupt it, and database/sql's, to close its rows),
+// started and ended around every query: on a two-core machine that churn
+// showed on the chat's way to the provider. A SQLite statement takes
+// milliseconds, so it is not interrupted when the request goes away: it
+// runs to its end (unless the context is already done, or has a deadline,
+// which is kept). PostgreSQL statements keep the caller's context (a
+// query there can wait on a lock or the network).
+func (db *DB) stmtCtx(ctx context.Context) (context.Context, error) {
+	if db.Dialect != SQLite || ctx.Done() == nil {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return ctx, err
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, nil
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
+// rowCtx is stmtCtx for QueryRow, whose error surfaces at Scan: a done
+// context is passed on as it is, so database/sql reports it there.
+func (db *DB) rowCtx(ctx context.Context) context.Context {
+	c, err := db.stmtCtx(ctx)
+	if err != nil {
+		return ctx
+	}
+	return c
+}
+
 // Exec runs a statement on the writer.
 func (db *DB) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) {
+	ctx, err := db.stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	run := func() (sql.Result, error) {
 		if st := db.writeStmt(ctx, q); st != nil {
 			return st.ExecContext(ctx, args(a)...)
@@ -409,6 +445,10 @@ func (db *DB) Exec(ctx context.Context, q string, a ...any) (sql.Result, error) 
 
 // Query runs a query on the reader pool.
 func (db *DB) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
+	ctx, err := db.stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	run := func() (*sql.Rows, error) {
 		if st := db.readStmt(ctx, q); st != nil {
 			return st.QueryContext(ctx, args(a)...)
@@ -423,6 +463,7 @@ func (db *DB) Query(ctx context.Context, q string, a ...any) (*sql.Rows, error) 
 
 // QueryRow runs a query expected to return at most one row, on the reader.
 func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
+	ctx = db.rowCtx(ctx)
 	run := func() (*sql.Row, error) {
 		var r *sql.Row
 		if st := db.readStmt(ctx, q); st != nil {
@@ -444,6 +485,10 @@ func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
 // pool, on PostgreSQL too (where Query leaves the caching to pgx). q must
 // be a constant text.
 func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
+	ctx, err := db.stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
 	if st == nil {
 		return db.Query(ctx, q, a...)
@@ -458,6 +503,7 @@ func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, e
 
 // QueryRowCached is QueryRow through a cached statement (QueryCached).
 func (db *DB) QueryRowCached(ctx context.Context, q string, a ...any) *sql.Row {
+	ctx = db.rowCtx(ctx)
 	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
 	if st == nil {
 		return db.QueryRow(ctx, q, a...)
