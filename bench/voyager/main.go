@@ -503,7 +503,11 @@ func readEvents(r io.Reader, t0 time.Time) (time.Duration, bool) {
 			first = time.Since(t0)
 		}
 		if ev == "done" {
-			return first, first > 0
+			// Read on to the end of the body, as the straight and proxy
+			// paths do: a response closed before its end closes the
+			// connection, and the next send would dial a new one.
+			_, err := io.Copy(io.Discard, r)
+			return first, first > 0 && err == nil
 		}
 	}
 	return first, false
