@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,8 +134,18 @@ func (in *instruments) observe(ctx context.Context, op string, start time.Time, 
 	in.log.Warn("slow query", attrs...)
 }
 
-// opNames caches program counters' operation names.
-var opNames sync.Map // uintptr → string
+// opNames caches program counters' operation names; opStacks caches the
+// name of a whole call stack (its first eight return addresses), so the
+// usual call costs one runtime.Callers and one lookup, without expanding
+// frames (which allocated on every query).
+var (
+	opNames  sync.Map // uintptr → string
+	opStacks sync.Map // [8]uintptr → string
+	nStacks  atomic.Int32
+)
+
+// maxOpStacks bounds opStacks (distinct call paths into the store).
+const maxOpStacks = 4096
 
 // storePkg is this package's import path, whose frames are skipped.
 const storePkg = "github.com/relaywork/suite/internal/platform/store."
@@ -143,7 +154,20 @@ const storePkg = "github.com/relaywork/suite/internal/platform/store."
 func operation() string {
 	var pcs [8]uintptr
 	n := runtime.Callers(2, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
+	if v, ok := opStacks.Load(pcs); ok {
+		return v.(string)
+	}
+	name := operationOf(pcs[:n])
+	if nStacks.Load() < maxOpStacks {
+		if _, loaded := opStacks.LoadOrStore(pcs, name); !loaded {
+			nStacks.Add(1)
+		}
+	}
+	return name
+}
+
+func operationOf(pcs []uintptr) string {
+	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
 		if !strings.HasPrefix(f.Function, storePkg) {
