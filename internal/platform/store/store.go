@@ -481,43 +481,6 @@ func (db *DB) QueryRow(ctx context.Context, q string, a ...any) *sql.Row {
 	return r
 }
 
-// QueryCached is Query through a statement prepared once on the reader
-// pool, on PostgreSQL too (where Query leaves the caching to pgx). q must
-// be a constant text.
-func (db *DB) QueryCached(ctx context.Context, q string, a ...any) (*sql.Rows, error) {
-	ctx, err := db.stmtCtx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
-	if st == nil {
-		return db.Query(ctx, q, a...)
-	}
-	if db.ins == nil {
-		return st.QueryContext(ctx, args(a)...)
-	}
-	return timed(ctx, db.ins, operation(), func() (*sql.Rows, error) {
-		return st.QueryContext(ctx, args(a)...)
-	})
-}
-
-// QueryRowCached is QueryRow through a cached statement (QueryCached).
-func (db *DB) QueryRowCached(ctx context.Context, q string, a ...any) *sql.Row {
-	ctx = db.rowCtx(ctx)
-	st := db.rstmts.get(ctx, db.r, db.Dialect, q)
-	if st == nil {
-		return db.QueryRow(ctx, q, a...)
-	}
-	if db.ins == nil {
-		return st.QueryRowContext(ctx, args(a)...)
-	}
-	r, _ := timed(ctx, db.ins, operation(), func() (*sql.Row, error) {
-		r := st.QueryRowContext(ctx, args(a)...)
-		return r, r.Err()
-	})
-	return r
-}
-
 // Tx is a transaction on the writer, with the same rebinding as DB.
 type Tx struct {
 	*sql.Tx

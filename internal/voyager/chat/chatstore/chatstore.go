@@ -42,7 +42,7 @@ func notFound(err error, what string) error {
 // Membership implements chat.Store.
 func (s *Store) Membership(ctx context.Context, communityID, userID string) (chat.Membership, error) {
 	m := chat.Membership{CommunityID: communityID, UserID: userID}
-	err := s.db.QueryRowCached(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
+	err := s.db.QueryRow(ctx, `SELECT role, created_at FROM voyager_memberships WHERE community_id = ? AND user_id = ?`, communityID, userID).Scan(&m.Role, &m.CreatedAt)
 	if err != nil {
 		return m, notFound(err, "membership")
 	}
@@ -145,7 +145,7 @@ func scanConv(r interface{ Scan(...any) error }) (chat.Conversation, error) {
 
 // Conversation implements chat.Store.
 func (s *Store) Conversation(ctx context.Context, communityID, userID, id string) (chat.Conversation, error) {
-	c, err := scanConv(s.db.QueryRowCached(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
+	c, err := scanConv(s.db.QueryRow(ctx, `SELECT `+convCols+` FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID))
 	if err != nil {
 		return c, notFound(err, "conversation")
 	}
@@ -373,7 +373,7 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 
 // History implements chat.Store.
 func (s *Store) History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
-	rows, err := s.db.QueryCached(ctx, `SELECT id, role, content, status FROM voyager_messages
+	rows, err := s.db.Query(ctx, `SELECT id, role, content, status FROM voyager_messages
 		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -402,7 +402,7 @@ func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) er
 // Usage implements chat.Store.
 func (s *Store) Usage(ctx context.Context, communityID, userID, day string) (int, error) {
 	var n int
-	err := s.db.QueryRowCached(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT answers FROM voyager_usage WHERE community_id = ? AND user_id = ? AND day = ?`, communityID, userID, day).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
