@@ -19,15 +19,16 @@ import (
 
 // Store implements chat.Store.
 type Store struct {
-	db    *store.DB
-	group store.Group[*writeReq] // StartTurn and FinishMessage share commits
+	db     *store.DB
+	group  store.Group[*writeReq] // StartTurn and FinishMessage share commits
+	recent *recent                // finished messages' text, for History
 }
 
 var _ chat.Store = (*Store)(nil)
 
 // New returns a Store on db.
 func New(db *store.DB) *Store {
-	s := &Store{db: db}
+	s := &Store{db: db, recent: newRecent(recentMaxBytes, recentTTL)}
 	s.group.Commit, s.group.MaxLeaders = s.commitGroup, maxLeaders(db.Dialect)
 	return s
 }
@@ -285,6 +286,9 @@ func (s *Store) RenameConversation(ctx context.Context, communityID, userID, id,
 // DeleteConversation implements chat.Store.
 func (s *Store) DeleteConversation(ctx context.Context, communityID, userID, id string) error {
 	res, err := s.db.Exec(ctx, `DELETE FROM voyager_conversations WHERE id = ? AND community_id = ? AND user_id = ?`, id, communityID, userID)
+	if err == nil {
+		s.recent.dropConversation(id)
+	}
 	return affected(res, err, "conversation")
 }
 
@@ -324,7 +328,11 @@ func (s *Store) AddMessage(ctx context.Context, m chat.Message) error {
 
 // FinishMessage implements chat.Store; concurrent ones share a commit.
 func (s *Store) FinishMessage(ctx context.Context, m chat.Message) error {
-	return s.write(ctx, func(ctx context.Context, tx *store.Tx) error { return finish(ctx, tx, m) })
+	err := s.write(ctx, func(ctx context.Context, tx *store.Tx) error { return finish(ctx, tx, m) })
+	if err == nil {
+		s.recent.put(m)
+	}
+	return err
 }
 
 func finish(ctx context.Context, tx *store.Tx, m chat.Message) error {
@@ -372,7 +380,48 @@ func (s *Store) Messages(ctx context.Context, conversationID string, limit int) 
 }
 
 // History implements chat.Store.
+//
+// It reads the ids of the conversation's last limit messages (from the
+// index alone) and serves them from recent when it holds them all, as it
+// does after this process wrote the last turn; otherwise it reads the rows
+// and keeps the finished ones.
 func (s *Store) History(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
+	ids, err := s.recentIDs(ctx, conversationID, limit)
+	if err != nil {
+		return nil, err
+	}
+	if out, ok := s.recent.history(communityID, userID, conversationID, ids); ok {
+		return out, nil
+	}
+	out, err := s.readHistory(ctx, communityID, userID, conversationID, limit)
+	if err == nil {
+		for _, m := range out {
+			s.recent.put(m)
+		}
+	}
+	return out, err
+}
+
+// recentIDs returns the ids of the conversation's last limit messages,
+// newest first.
+func (s *Store) recentIDs(ctx context.Context, conversationID string, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM voyager_messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?`, conversationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	ids := make([]string, 0, limit)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (s *Store) readHistory(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, role, content, status FROM voyager_messages
 		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
 	if err != nil {
@@ -396,6 +445,9 @@ func (s *Store) History(ctx context.Context, communityID, userID, conversationID
 // DeleteMessage implements chat.Store.
 func (s *Store) DeleteMessage(ctx context.Context, conversationID, id string) error {
 	res, err := s.db.Exec(ctx, `DELETE FROM voyager_messages WHERE id = ? AND conversation_id = ?`, id, conversationID)
+	if err == nil {
+		s.recent.drop(id)
+	}
 	return affected(res, err, "message")
 }
 
@@ -493,6 +545,14 @@ func (s *Store) StartTurn(ctx context.Context, t chat.Turn) (int, bool, error) {
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("start turn: %w", err)
+	}
+	if took {
+		if t.ReplaceID != "" {
+			s.recent.drop(t.ReplaceID)
+		}
+		if t.User != nil {
+			s.recent.put(*t.User)
+		}
 	}
 	return n, took, nil
 }
