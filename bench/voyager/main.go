@@ -31,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -63,6 +64,10 @@ func main() {
 	rate := flag.Int("rate", 1000, "community page requests per second (0: skip the page load)")
 	dur := flag.Duration("duration", 10*time.Second, "how long the page load runs")
 	flag.Parse()
+	if t := os.Getenv(proxyEnv); t != "" {
+		serveProxy(t, os.Getenv(proxyListenEnv)) // the floor's own process
+		return
+	}
 
 	chunks := make([]string, 20)
 	for i := range chunks {
@@ -70,8 +75,14 @@ func main() {
 	}
 	fake := aitest.Anthropic(aitest.Script{Delay: *delay, Chunks: chunks, Input: 500, Output: 20, CacheRead: 400})
 	defer fake.Close()
-	proxy := bareProxy(fake.URL)
-	defer proxy.Close()
+	// The floor: the bare proxy in a process of its own, as Voyager is
+	// (the bench re-runs itself). The same proxy inside the bench's
+	// process, next to the client and the fake, is measured too: it
+	// shares their warm threads, which a separate server cannot.
+	proxy, stopProxy := startProxy(fake.URL)
+	defer stopProxy()
+	inproc := bareProxy(fake.URL)
+	defer inproc.Close()
 
 	dir, _ := os.MkdirTemp("", "voyager-bench")
 	defer os.RemoveAll(dir)
@@ -107,18 +118,19 @@ func main() {
 	fmt.Printf("added = overhead percentile through the proxy or Voyager minus the same percentile straight to the fake.\n\n")
 
 	// 1. Time to first token, one conversation: the three paths take turns.
-	var direct, floor, ours, two []sample
+	var direct, floor, near, ours, two []sample
 	conv := newConv(c, base)
 	for i := 0; i < *samples; i++ {
 		direct = append(direct, b.raw1(fake.URL))
-		floor = append(floor, b.raw1(proxy.URL))
+		floor = append(floor, b.raw1(proxy))
+		near = append(near, b.raw1(inproc.URL))
 		ours = append(ours, b.voyager1(conv))
 		two = append(two, b.voyager2(conv))
 		if i%5 == 4 {
 			conv = newConv(c, base) // keep the history short, as in a new conversation
 		}
 	}
-	b.match(direct, floor, ours, two)
+	b.match(direct, floor, near, ours, two)
 	var before, relay []time.Duration
 	for _, s := range ours {
 		if s.ok {
@@ -129,24 +141,27 @@ func main() {
 	var rows []row
 	rows = append(rows, addedRows("1 conversation, sequential", direct, floor, ours)...)
 	rows = append(rows, addedRows("1 conversation, two requests (POST, then GET stream)", direct, floor, two)...)
+	rows = append(rows, addedRows("1 conversation, against the proxy inside the bench's process", direct, near, ours)...)
 
 	// 2. Time to first token, -conc conversations at once.
 	convs := make([]string, *conc)
 	for i := range convs {
 		convs[i] = newConv(c, base)
 	}
-	direct, floor, ours, two = nil, nil, nil, nil
+	direct, floor, near, ours, two = nil, nil, nil, nil, nil
 	for r := 0; r < *rounds; r++ {
 		direct = append(direct, b.burst(*conc, func(int) sample { return b.raw1(fake.URL) })...)
-		floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy.URL) })...)
+		floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy) })...)
+		near = append(near, b.burst(*conc, func(int) sample { return b.raw1(inproc.URL) })...)
 		ours = append(ours, b.burst(*conc, func(i int) sample { return b.voyager1(convs[i]) })...)
 		two = append(two, b.burst(*conc, func(i int) sample { return b.voyager2(convs[i]) })...)
 	}
-	b.match(direct, floor, ours, two)
+	b.match(direct, floor, near, ours, two)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations", *conc), direct, floor, ours)...)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations, two requests", *conc), direct, floor, two)...)
+	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations, against the proxy inside the bench's process", *conc), direct, near, ours)...)
 
-	fmt.Println("| time to first token | straight to the fake | bare proxy (floor) | Voyager | added by the proxy | added by Voyager | Voyager / floor | goal |")
+	fmt.Println("| time to first token | straight to the fake | bare proxy, own process (floor) | Voyager | added by the proxy | added by Voyager | Voyager / floor | goal |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		fmt.Println(r)
@@ -175,10 +190,11 @@ func main() {
 			}
 		}
 	}()
-	direct, floor, ours = nil, nil, nil
+	direct, floor, near, ours = nil, nil, nil, nil
 	for r := 0; r < *bursts; r++ {
 		direct = append(direct, b.burst(*streams, func(int) sample { return b.raw1(fake.URL) })...)
-		floor = append(floor, b.burst(*streams, func(int) sample { return b.raw1(proxy.URL) })...)
+		floor = append(floor, b.burst(*streams, func(int) sample { return b.raw1(proxy) })...)
+		near = append(near, b.burst(*streams, func(int) sample { return b.raw1(inproc.URL) })...)
 		ours = append(ours, b.burst(*streams, func(i int) sample { return b.voyager1(convs[i]) })...)
 	}
 	close(stop)
@@ -189,7 +205,7 @@ func main() {
 		name string
 		s    []sample
 		goal string
-	}{{"straight to the fake", direct, ""}, {"bare proxy (floor)", floor, ""}, {"Voyager", ours, "≤ 1.3"}} {
+	}{{"straight to the fake", direct, ""}, {"bare proxy, own process (floor)", floor, ""}, {"bare proxy inside the bench's process", near, ""}, {"Voyager", ours, "≤ 1.3"}} {
 		t := ttfts(p.s)
 		fmt.Printf("| %s | %d/%d | %v | %v | %v | %v | %s | %s |\n", p.name, len(t), len(p.s), pct(t, 50), pct(t, 99),
 			pct(totals(p.s), 50), pct(totals(p.s), 99), ratio(pct(t, 99), dp99), p.goal)
@@ -220,13 +236,59 @@ func main() {
 // bareProxy is the floor: the standard library's reverse proxy, flushing
 // each write at once, in front of target.
 func bareProxy(target string) *httptest.Server {
+	return httptest.NewServer(proxyHandler(target))
+}
+
+func proxyHandler(target string) http.Handler {
 	u, _ := url.Parse(target)
-	rp := &httputil.ReverseProxy{
+	return &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u) },
 		FlushInterval: -1,
 		Transport:     &http.Transport{MaxIdleConnsPerHost: 2000},
 	}
-	return httptest.NewServer(rp)
+}
+
+// The floor's own process: the bench runs itself with these set.
+const (
+	proxyEnv       = "VOYAGER_BENCH_PROXY_TARGET"
+	proxyListenEnv = "VOYAGER_BENCH_PROXY_LISTEN"
+)
+
+func serveProxy(target, addr string) {
+	srv := &http.Server{Addr: addr, Handler: proxyHandler(target)}
+	if err := srv.ListenAndServe(); err != nil {
+		fail("proxy: %v", err)
+	}
+}
+
+// startProxy runs the bare proxy in front of target in a child process
+// (this program, run again) and returns its URL.
+func startProxy(target string) (string, func()) {
+	self, err := os.Executable()
+	if err != nil {
+		fail("proxy: %v", err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(loadgen.FreePort())
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), proxyEnv+"="+target, proxyListenEnv+"="+addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		fail("proxy: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			fail("proxy did not start: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return "http://" + addr, func() { cmd.Process.Kill(); cmd.Wait() }
 }
 
 // sample is one request's first token.
