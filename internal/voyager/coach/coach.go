@@ -103,6 +103,10 @@ type Store interface {
 	// DocumentsForContext returns the profile's documents and the
 	// conversation's, with their text and data.
 	DocumentsForContext(ctx context.Context, communityID, userID, conversationID string) ([]Document, error)
+	// Known reads, in one query, the member's profile, their memories
+	// (oldest first; ID, Text and Status) and whether DocumentsForContext
+	// would return any document.
+	Known(ctx context.Context, communityID, userID, conversationID string) (p Profile, ms []Memory, docs bool, err error)
 	Document(ctx context.Context, communityID, userID, id string) (Document, error)
 	DeleteDocument(ctx context.Context, communityID, userID, id string) error
 	// BlobKeys lists the member's files kept in the blob store.
@@ -351,16 +355,18 @@ func (c Context) Personal() bool { return c.Block != "" || len(c.Documents) > 0 
 // it off) leaves profile and memories out; documents still go.
 func (s *Service) Build(ctx context.Context, communityID, userID, conversationID string, memory bool) (Context, error) {
 	var out Context
+	hasDocs := true
 	if memory {
-		p, err := s.st.Profile(ctx, communityID, userID)
+		// One query on the way to every provider call, and the documents
+		// (text and data) only for a member who has some.
+		p, ms, found, err := s.st.Known(ctx, communityID, userID, conversationID)
 		if err != nil {
 			return Context{}, err
 		}
-		ms, err := s.st.Memories(ctx, communityID, userID)
-		if err != nil {
-			return Context{}, err
-		}
-		out.Block = block(p, ms, s.set.ContextTokens)
+		out.Block, hasDocs = block(p, ms, s.set.ContextTokens), found
+	}
+	if !hasDocs {
+		return out, nil
 	}
 	docs, err := s.st.DocumentsForContext(ctx, communityID, userID, conversationID)
 	if err != nil {

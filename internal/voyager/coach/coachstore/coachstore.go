@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/relaywork/suite/internal/platform/apperr"
@@ -61,6 +62,43 @@ func (s *Store) Memories(ctx context.Context, communityID, userID string) ([]coa
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// Known implements coach.Store: the profile's row (k 0), the memories
+// (k 1, oldest first) and, if DocumentsForContext has any, one row (k 2).
+func (s *Store) Known(ctx context.Context, communityID, userID, conversationID string) (coach.Profile, []coach.Memory, bool, error) {
+	p := coach.Profile{CommunityID: communityID, UserID: userID}
+	rows, err := s.db.Query(ctx, `SELECT 0 AS k, '' AS id, current_job AS a, experience AS b, goals AS c, target_roles AS d, location AS e, notes AS f, updated_at AS t
+		FROM voyager_profiles WHERE community_id = ? AND user_id = ?
+		UNION ALL
+		SELECT 1, id, text, status, '', '', '', '', created_at FROM voyager_memories WHERE community_id = ? AND user_id = ?
+		UNION ALL
+		SELECT 2, '', '', '', '', '', '', '', NULL FROM (SELECT 1 AS one FROM voyager_documents
+			WHERE community_id = ? AND user_id = ? AND (conversation_id = '' OR conversation_id = ?) LIMIT 1) d
+		ORDER BY k, t, id`, communityID, userID, communityID, userID, communityID, userID, conversationID)
+	if err != nil {
+		return p, nil, false, fmt.Errorf("coach context: %w", err)
+	}
+	defer rows.Close()
+	var ms []coach.Memory
+	docs := false
+	for rows.Next() {
+		var k int
+		var id, a, b, c, d, e, f string
+		var t any // the order only (a compound query's column has no declared type on SQLite)
+		if err := rows.Scan(&k, &id, &a, &b, &c, &d, &e, &f, &t); err != nil {
+			return p, nil, false, fmt.Errorf("coach context: %w", err)
+		}
+		switch k {
+		case 0:
+			p.CurrentRole, p.Experience, p.Goals, p.TargetRoles, p.Location, p.Notes = a, b, c, d, e, f
+		case 1:
+			ms = append(ms, coach.Memory{ID: id, CommunityID: communityID, UserID: userID, Text: a, Status: b})
+		case 2:
+			docs = true
+		}
+	}
+	return p, ms, docs, rows.Err()
 }
 
 // AddMemory stores m.
