@@ -266,10 +266,10 @@ func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conve
 	case !s.o.AI.Configured():
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
-	known := s.coachContext(ctx, c, conv)
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
+	known := s.coachContext(ctx, c, conv)
 	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit)
 	if err != nil {
 		return Sent{}, err
@@ -300,10 +300,10 @@ func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv
 	if !s.o.AI.Configured() {
 		return Sent{}, apperr.E(apperr.Unavailable, "The coach is not set up yet: the operator needs to set ANTHROPIC_API_KEY or OPENAI_API_KEY.")
 	}
-	known := s.coachContext(ctx, c, conv)
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
+	known := s.coachContext(ctx, c, conv)
 	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit+1)
 	if err != nil {
 		return Sent{}, err
@@ -338,28 +338,17 @@ func (s *Service) busy(hist []Message) bool {
 	return last.Status == Streaming && s.o.Hub.get(last.ID) != nil
 }
 
-// coachContext starts reading what the coach knows about the member (the
-// profile, memories and documents) while the caller reads the history, so
-// those reads are not one after another on the way to the provider call;
-// the returned func waits for them. (The goroutine ends on its own if the
-// send is refused before it is waited for.)
+// coachContext reads what the coach knows about the member (the profile,
+// memories and documents: one query, and the documents only if there are
+// any) on the sending goroutine. (It ran on a goroutine of its own beside
+// the history read while it was three queries; as one, the hand-over cost
+// more than it saved: bench/README.md, round four.)
 func (s *Service) coachContext(ctx context.Context, c *community.Community, conv Conversation) func() (coach.Context, error) {
 	if s.o.Coach == nil {
 		return func() (coach.Context, error) { return coach.Context{}, nil }
 	}
-	type built struct {
-		kc  coach.Context
-		err error
-	}
-	ch := make(chan built, 1)
-	go func() {
-		kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
-		ch <- built{kc, err}
-	}()
-	return func() (coach.Context, error) {
-		b := <-ch
-		return b.kc, b.err
-	}
+	kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
+	return func() (coach.Context, error) { return kc, err }
 }
 
 // start writes the turn in one transaction (the daily limit is checked
