@@ -12,7 +12,8 @@ import (
 
 // dataSection is Voyager's part of "download my data" and account
 // deletion: memberships, conversations and messages. Deleting the user row
-// removes them (ON DELETE CASCADE), so there is no Delete step.
+// removes them (ON DELETE CASCADE); Delete only drops what the store
+// keeps in memory.
 func dataSection(p *app.Platform, st chat.Store) auth.DataSection {
 	return auth.DataSection{
 		Name: "voyager",
@@ -53,6 +54,15 @@ func dataSection(p *app.Platform, st chat.Store) auth.DataSection {
 				}
 			}
 			return json.NewEncoder(w).Encode(out)
+		},
+		// The rows go by ON DELETE CASCADE from users; the store's copies
+		// of the member's recent messages (chatstore's History cache) go
+		// here.
+		Delete: func(ctx context.Context, userID string) error {
+			if f, ok := st.(interface{ ForgetUser(userID string) }); ok {
+				f.ForgetUser(userID)
+			}
+			return nil
 		},
 		// Every row goes by ON DELETE CASCADE from users; these are the
 		// tables to scrub afterwards.

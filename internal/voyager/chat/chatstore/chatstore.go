@@ -402,6 +402,10 @@ func (s *Store) History(ctx context.Context, communityID, userID, conversationID
 	return out, err
 }
 
+// ForgetUser drops this process's copies of the user's recent messages
+// (account deletion calls it; the rows go by cascade).
+func (s *Store) ForgetUser(userID string) { s.recent.dropUser(userID) }
+
 // recentIDs returns the ids of the conversation's last limit messages,
 // newest first.
 func (s *Store) recentIDs(ctx context.Context, conversationID string, limit int) ([]string, error) {

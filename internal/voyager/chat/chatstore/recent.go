@@ -99,6 +99,19 @@ func (r *recent) dropConversation(conversationID string) {
 	}
 }
 
+// dropUser forgets a member's messages (their account is being deleted).
+func (r *recent) dropUser(userID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for e := r.order.Front(); e != nil; {
+		next := e.Next()
+		if e.Value.(*recentMsg).m.UserID == userID {
+			r.removeLocked(e)
+		}
+		e = next
+	}
+}
+
 // history returns the messages ids (oldest first) of the member's
 // conversation if every one is here and fresh, else ok false.
 func (r *recent) history(communityID, userID, conversationID string, ids []string) ([]chat.Message, bool) {

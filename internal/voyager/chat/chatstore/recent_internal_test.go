@@ -47,4 +47,12 @@ func TestRecentBounds(t *testing.T) {
 	if len(r.byID) != 0 || r.order.Len() != 0 {
 		t.Fatalf("left after drop and expiry: %d", len(r.byID))
 	}
+	r.put(msg("m006"))
+	other := msg("m007")
+	other.UserID = "u2"
+	r.put(other)
+	r.dropUser("u")
+	if _, ok := r.history("k", "u", "c", []string{"m006"}); ok || len(r.byID) != 1 {
+		t.Fatalf("dropUser left the member's message or took another's: %d left", len(r.byID))
+	}
 }

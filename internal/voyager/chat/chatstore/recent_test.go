@@ -81,8 +81,17 @@ func TestHistoryFromRecent(t *testing.T) {
 		if got := history(other, "alpha", "u1", 20); got == want {
 			t.Fatalf("the other store served what it never read: %s", got)
 		}
+		// Forgotten with the member's account: read anew.
+		s.ForgetUser("u1")
+		if got := history(s, "alpha", "u1", 20); got == want {
+			t.Fatalf("ForgetUser left the member's messages served from memory: %s", got)
+		}
 		if _, err := db.Exec(ctx, `UPDATE voyager_messages SET content = 'answer 1' WHERE id = 'm012'`); err != nil {
 			t.Fatal(err)
+		}
+		s.ForgetUser("u1") // it kept the changed text it read
+		if got := history(s, "alpha", "u1", 20); got != want {
+			t.Fatalf("history:\n got %s\nwant %s", got, want)
 		}
 		// The last limit messages only.
 		if got := history(s, "alpha", "u1", 2); got != "m021=complete:question 2 m022=complete:answer 2 " {
