@@ -88,24 +88,20 @@ func (r *recent) drop(ids ...string) {
 
 // dropConversation forgets a conversation's messages.
 func (r *recent) dropConversation(conversationID string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for e := r.order.Front(); e != nil; {
-		next := e.Next()
-		if e.Value.(*recentMsg).m.ConversationID == conversationID {
-			r.removeLocked(e)
-		}
-		e = next
-	}
+	r.dropWhere(func(m chat.Message) bool { return m.ConversationID == conversationID })
 }
 
 // dropUser forgets a member's messages (their account is being deleted).
 func (r *recent) dropUser(userID string) {
+	r.dropWhere(func(m chat.Message) bool { return m.UserID == userID })
+}
+
+func (r *recent) dropWhere(match func(chat.Message) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for e := r.order.Front(); e != nil; {
 		next := e.Next()
-		if e.Value.(*recentMsg).m.UserID == userID {
+		if match(e.Value.(*recentMsg).m) {
 			r.removeLocked(e)
 		}
 		e = next
