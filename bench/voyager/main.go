@@ -1,8 +1,9 @@
 // Command voyager measures Voyager's chat on a real voyager binary over a
 // fake Anthropic server (internal/voyager/ai/aitest) with a fixed delay
 // before its first token, next to a floor measured in the same run: a bare
-// reverse proxy (httputil.ReverseProxy flushing at once) in the bench
-// process in front of the same fake.
+// reverse proxy (httputil.ReverseProxy flushing at once) in a process of
+// its own (this program, run again) in front of the same fake; the same
+// proxy inside the bench's process is measured too, for reference.
 //
 //   - time to first token added, for 1 and for C (default 100) concurrent
 //     conversations: each request's first-token time minus the fake's own
@@ -233,12 +234,14 @@ func main() {
 	fmt.Printf("\nServer peak RSS overall (VmHWM): %.1f MB\n", mb(hwm(srv.Process.Pid)))
 }
 
-// bareProxy is the floor: the standard library's reverse proxy, flushing
-// each write at once, in front of target.
+// bareProxy is the bare proxy inside the bench's process (the reference
+// beside the floor, which is the same proxy in a process of its own).
 func bareProxy(target string) *httptest.Server {
 	return httptest.NewServer(proxyHandler(target))
 }
 
+// proxyHandler is the floor: the standard library's reverse proxy,
+// flushing each write at once, in front of target.
 func proxyHandler(target string) http.Handler {
 	u, _ := url.Parse(target)
 	return &httputil.ReverseProxy{
@@ -254,7 +257,13 @@ const (
 	proxyListenEnv = "VOYAGER_BENCH_PROXY_LISTEN"
 )
 
+// serveProxy is the floor's process; it ends when the bench does (its
+// standard input, a pipe from the bench, closes).
 func serveProxy(target, addr string) {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
 	srv := &http.Server{Addr: addr, Handler: proxyHandler(target)}
 	if err := srv.ListenAndServe(); err != nil {
 		fail("proxy: %v", err)
@@ -272,6 +281,10 @@ func startProxy(target string) (string, func()) {
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), proxyEnv+"="+target, proxyListenEnv+"="+addr)
 	cmd.Stderr = os.Stderr
+	alive, err := cmd.StdinPipe() // closed when the bench exits, however it exits
+	if err != nil {
+		fail("proxy: %v", err)
+	}
 	if err := cmd.Start(); err != nil {
 		fail("proxy: %v", err)
 	}
@@ -288,7 +301,7 @@ func startProxy(target string) (string, func()) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return "http://" + addr, func() { cmd.Process.Kill(); cmd.Wait() }
+	return "http://" + addr, func() { alive.Close(); cmd.Process.Kill(); cmd.Wait() }
 }
 
 // sample is one request's first token.
