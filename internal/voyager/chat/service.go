@@ -269,7 +269,10 @@ func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conve
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	known := s.coachContext(ctx, c, conv)
+	kc, err := s.coachContext(ctx, c, conv)
+	if err != nil {
+		return Sent{}, err
+	}
 	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit)
 	if err != nil {
 		return Sent{}, err
@@ -287,7 +290,7 @@ func (s *Service) SendTo(ctx context.Context, c *community.Community, conv Conve
 	if conv.Title == DefaultTitle {
 		t.Title = cleanTitle(text)
 	}
-	return s.start(ctx, c, conv, t, hist, len(hist) == 1, known, sink)
+	return s.start(ctx, c, conv, t, hist, len(hist) == 1, kc, sink)
 }
 
 // Regenerate replaces the conversation's last answer with a new one.
@@ -303,7 +306,10 @@ func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv
 	if err := s.gate(ctx, c); err != nil {
 		return Sent{}, err
 	}
-	known := s.coachContext(ctx, c, conv)
+	kc, err := s.coachContext(ctx, c, conv)
+	if err != nil {
+		return Sent{}, err
+	}
 	hist, err := s.o.Store.History(ctx, c.ID, conv.UserID, conv.ID, s.o.HistoryLimit+1)
 	if err != nil {
 		return Sent{}, err
@@ -325,7 +331,7 @@ func (s *Service) RegenerateTo(ctx context.Context, c *community.Community, conv
 		hist = hist[len(hist)-s.o.HistoryLimit:]
 	}
 	// Regenerate always asks the provider, never the answer cache.
-	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, known, sink)
+	return s.start(ctx, c, conv, Turn{ReplaceID: last.ID}, hist, false, kc, sink)
 }
 
 // busy reports whether the conversation's last message is an answer still
@@ -343,17 +349,16 @@ func (s *Service) busy(hist []Message) bool {
 // any) on the sending goroutine. (It ran on a goroutine of its own beside
 // the history read while it was three queries; as one, the hand-over cost
 // more than it saved: bench/README.md, round four.)
-func (s *Service) coachContext(ctx context.Context, c *community.Community, conv Conversation) func() (coach.Context, error) {
+func (s *Service) coachContext(ctx context.Context, c *community.Community, conv Conversation) (coach.Context, error) {
 	if s.o.Coach == nil {
-		return func() (coach.Context, error) { return coach.Context{}, nil }
+		return coach.Context{}, nil
 	}
-	kc, err := s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
-	return func() (coach.Context, error) { return kc, err }
+	return s.o.Coach.Build(ctx, c.ID, conv.UserID, conv.ID, c.MemoryOn())
 }
 
 // start writes the turn in one transaction (the daily limit is checked
 // there) and starts generating into the answer placeholder.
-func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, known func() (coach.Context, error), sink Sink) (Sent, error) {
+func (s *Service) start(ctx context.Context, c *community.Community, conv Conversation, t Turn, hist []Message, first bool, kc coach.Context, sink Sink) (Sent, error) {
 	req := ai.Request{
 		System:      c.Coach.SystemPrompt,
 		Models:      map[string]string{"anthropic": c.Coach.Models.Anthropic, "openai": c.Coach.Models.OpenAI},
@@ -363,10 +368,6 @@ func (s *Service) start(ctx context.Context, c *community.Community, conv Conver
 	}
 	g := gen{sink: sink}
 	if s.o.Coach != nil {
-		kc, err := known()
-		if err != nil {
-			return Sent{}, err
-		}
 		req.Profile, req.Documents = kc.Block, kc.Documents
 		if c.MemoryOn() {
 			req.System += coach.MemoryInstruction
