@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,20 +38,41 @@ func userExists(t *testing.T, env map[string]string, email string) bool {
 	return err == nil
 }
 
-// waitReplicated waits until the replica holds a file written after since.
-func waitReplicated(t *testing.T, url string, since time.Time) {
+// waitReplicated waits until a restore of the replica holds the user with
+// email. It looks at what the replica holds, not at its files' times: the
+// server may ship a write before the command that made it has exited, and
+// nothing else may be written after it.
+func waitReplicated(t *testing.T, url, email string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, newest, err := backup.Bounds(context.Background(), backup.ReplicaOptions{URL: url})
-		if err == nil && newest.After(since) {
+	for try := 0; ; try++ {
+		has, err := replicaHasUser(t, url, email, try)
+		if err == nil && has {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the replica has nothing newer than %s after 20s (newest %s, %v)", since.Format(time.RFC3339Nano), newest.Format(time.RFC3339Nano), err)
+			t.Fatalf("after 20s, a restore of the replica has no user %s (%v)", email, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// replicaHasUser restores the replica's newest state into a scratch file
+// and looks for the user with email there.
+func replicaHasUser(t *testing.T, url, email string, try int) (bool, error) {
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "check-"+strconv.Itoa(try)+".db")
+	if err := backup.RestoreReplica(ctx, backup.ReplicaOptions{URL: url}, out, time.Time{}); err != nil {
+		return false, err
+	}
+	db, err := store.Open(ctx, store.Options{URL: "file:" + out})
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	err = db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM users WHERE email = ?", email).Scan(&n)
+	return n == 1, err
 }
 
 // TestContinuousBackup serves with BACKUP_REPLICA_URL set, restores the
@@ -66,14 +88,15 @@ func TestContinuousBackup(t *testing.T) {
 	if out, err := command(t, env, "admin", "login-link", "first@example.com"); err != nil {
 		t.Fatal(out)
 	}
-	wroteFirst := time.Now()
-	waitReplicated(t, replica, wroteFirst)
+	waitReplicated(t, replica, "first@example.com")
+	// The replica's files carry their times to the millisecond: the next
+	// write must be stamped after `between`, not in its millisecond.
 	between := time.Now()
-	waitReplicated(t, replica, between) // the next file starts after `between`
+	time.Sleep(2 * time.Millisecond)
 	if out, err := command(t, env, "admin", "login-link", "second@example.com"); err != nil {
 		t.Fatal(out)
 	}
-	waitReplicated(t, replica, time.Now())
+	waitReplicated(t, replica, "second@example.com")
 
 	// A new machine: nothing in DATA_DIR but the same replica.
 	fresh := apptest.BaseEnv(t, map[string]string{"EMAIL_SERVER": "stream", "BACKUP_REPLICA_URL": replica})
@@ -112,7 +135,7 @@ func TestContinuousBackup(t *testing.T) {
 	if out, err := command(t, env, "admin", "login-link", "third@example.com"); err != nil {
 		t.Fatal(out)
 	}
-	waitReplicated(t, replica, time.Now())
+	waitReplicated(t, replica, "third@example.com")
 	out, err = command(t, env, "dr", "drill")
 	if err != nil || !strings.Contains(out, "RTO") {
 		t.Fatalf("dr drill: %q, %v", out, err)
