@@ -137,3 +137,71 @@ func TestStatementContext(t *testing.T) {
 		t.Fatalf("count: %d %v", n, err)
 	}
 }
+
+// BenchmarkLimit compares a cached query whose LIMIT is a parameter with
+// the same query with Limit's literal (SQLite prepares the first again on
+// every run; see Limit).
+func BenchmarkLimit(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		q    string
+		args []any
+	}{
+		{"parameter", "SELECT k FROM kv WHERE v >= ? ORDER BY k DESC LIMIT ?", []any{0, 20}},
+		{"literal", "SELECT k FROM kv WHERE v >= ? ORDER BY k DESC " + Limit(20), []any{0}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			db, err := Open(context.Background(), Options{DataDir: b.TempDir(), Name: "limit", ConnectTimeout: time.Second})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.w.Exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
+				b.Fatal(err)
+			}
+			for i := range 50 {
+				if _, err := db.w.Exec("INSERT INTO kv VALUES (?, ?)", fmt.Sprint("k", i), i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			for b.Loop() {
+				rows, err := db.Query(ctx, c.q, c.args...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for rows.Next() {
+					n++
+				}
+				rows.Close()
+				if n != 20 {
+					b.Fatalf("%d rows, want 20", n)
+				}
+			}
+		})
+	}
+}
+
+// TestLimit: the limit is written into the text, and a negative one reads
+// nothing (it is never "no limit").
+func TestLimit(t *testing.T) {
+	db := openTestSQLite(t)
+	for i := range 5 {
+		if _, err := db.w.Exec("INSERT INTO kv VALUES (?, ?)", fmt.Sprint("k", i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ n, want int }{{3, 3}, {10, 5}, {0, 0}, {-1, 0}} {
+		var got int
+		if err := db.QueryRow(context.Background(), "SELECT count(*) FROM (SELECT k FROM kv ORDER BY k "+Limit(c.n)+")").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("Limit(%d): %d rows, want %d", c.n, got, c.want)
+		}
+	}
+	if got := Limit(20); got != "LIMIT 20" {
+		t.Errorf("Limit(20) = %q", got)
+	}
+}

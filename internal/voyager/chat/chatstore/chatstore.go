@@ -409,7 +409,7 @@ func (s *Store) ForgetUser(userID string) { s.recent.dropUser(userID) }
 // recentIDs returns the ids of the conversation's last limit messages,
 // newest first.
 func (s *Store) recentIDs(ctx context.Context, conversationID string, limit int) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM voyager_messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?`, conversationID, limit)
+	rows, err := s.db.Query(ctx, `SELECT id FROM voyager_messages WHERE conversation_id = ? ORDER BY id DESC `+store.Limit(limit), conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -427,7 +427,7 @@ func (s *Store) recentIDs(ctx context.Context, conversationID string, limit int)
 
 func (s *Store) readHistory(ctx context.Context, communityID, userID, conversationID string, limit int) ([]chat.Message, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, role, content, status FROM voyager_messages
-		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`, conversationID, communityID, userID, limit)
+		WHERE conversation_id = ? AND community_id = ? AND user_id = ? ORDER BY id DESC `+store.Limit(limit), conversationID, communityID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
