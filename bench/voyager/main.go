@@ -80,7 +80,7 @@ func main() {
 	// (the bench re-runs itself). The same proxy inside the bench's
 	// process, next to the client and the fake, is measured too: it
 	// shares their warm threads, which a separate server cannot.
-	proxy, stopProxy := startProxy(fake.URL)
+	proxy, proxyPID, stopProxy := startProxy(fake.URL)
 	defer stopProxy()
 	inproc := bareProxy(fake.URL)
 	defer inproc.Close()
@@ -120,12 +120,15 @@ func main() {
 
 	// 1. Time to first token, one conversation: the three paths take turns.
 	var direct, floor, near, ours, two []sample
+	// CPU time of the floor's process over its requests and of Voyager's
+	// over its sends (one request each), to tell work from waiting.
+	var floorCPU, oursCPU cpuMeter
 	conv := newConv(c, base)
 	for i := 0; i < *samples; i++ {
 		direct = append(direct, b.raw1(fake.URL))
-		floor = append(floor, b.raw1(proxy))
+		floorCPU.around(proxyPID, func() { floor = append(floor, b.raw1(proxy)) })
 		near = append(near, b.raw1(inproc.URL))
-		ours = append(ours, b.voyager1(conv))
+		oursCPU.around(srv.Process.Pid, func() { ours = append(ours, b.voyager1(conv)) })
 		two = append(two, b.voyager2(conv))
 		if i%5 == 4 {
 			conv = newConv(c, base) // keep the history short, as in a new conversation
@@ -143,6 +146,7 @@ func main() {
 	rows = append(rows, addedRows("1 conversation, sequential", direct, floor, ours)...)
 	rows = append(rows, addedRows("1 conversation, two requests (POST, then GET stream)", direct, floor, two)...)
 	rows = append(rows, addedRows("1 conversation, against the proxy inside the bench's process", direct, near, ours)...)
+	cpuRows := []string{cpuRow("1 conversation, sequential", oursCPU, floorCPU, len(ours))}
 
 	// 2. Time to first token, -conc conversations at once.
 	convs := make([]string, *conc)
@@ -150,17 +154,19 @@ func main() {
 		convs[i] = newConv(c, base)
 	}
 	direct, floor, near, ours, two = nil, nil, nil, nil, nil
+	floorCPU, oursCPU = cpuMeter{}, cpuMeter{}
 	for r := 0; r < *rounds; r++ {
 		direct = append(direct, b.burst(*conc, func(int) sample { return b.raw1(fake.URL) })...)
-		floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy) })...)
+		floorCPU.around(proxyPID, func() { floor = append(floor, b.burst(*conc, func(int) sample { return b.raw1(proxy) })...) })
 		near = append(near, b.burst(*conc, func(int) sample { return b.raw1(inproc.URL) })...)
-		ours = append(ours, b.burst(*conc, func(i int) sample { return b.voyager1(convs[i]) })...)
+		oursCPU.around(srv.Process.Pid, func() { ours = append(ours, b.burst(*conc, func(i int) sample { return b.voyager1(convs[i]) })...) })
 		two = append(two, b.burst(*conc, func(i int) sample { return b.voyager2(convs[i]) })...)
 	}
 	b.match(direct, floor, near, ours, two)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations", *conc), direct, floor, ours)...)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations, two requests", *conc), direct, floor, two)...)
 	rows = append(rows, addedRows(fmt.Sprintf("%d concurrent conversations, against the proxy inside the bench's process", *conc), direct, near, ours)...)
+	cpuRows = append(cpuRows, cpuRow(fmt.Sprintf("%d concurrent conversations", *conc), oursCPU, floorCPU, len(ours)))
 
 	fmt.Println("| time to first token | straight to the fake | bare proxy, own process (floor) | Voyager | added by the proxy | added by Voyager | Voyager / floor | goal |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
@@ -170,6 +176,11 @@ func main() {
 	fmt.Printf("\nOne conversation, where Voyager's time goes: send → provider request (session, membership, reads, context, SDK) p50 %v p99 %v; "+
 		"provider's first piece → member's SSE event (SDK, hub, SSE) p50 %v p99 %v\n\n",
 		pct(before, 50), pct(before, 99), pct(relay, 50), pct(relay, 99))
+	fmt.Printf("| CPU per request, whole answer (%d cores) | floor's process | Voyager's process | Voyager / floor |\n|---|---|---|---|\n", runtime.NumCPU())
+	for _, r := range cpuRows {
+		fmt.Println(r)
+	}
+	fmt.Println()
 
 	// 3. Concurrent streams started at once.
 	convs = make([]string, *streams)
@@ -272,7 +283,7 @@ func serveProxy(target, addr string) {
 
 // startProxy runs the bare proxy in front of target in a child process
 // (this program, run again) and returns its URL.
-func startProxy(target string) (string, func()) {
+func startProxy(target string) (string, int, func()) {
 	self, err := os.Executable()
 	if err != nil {
 		fail("proxy: %v", err)
@@ -301,7 +312,27 @@ func startProxy(target string) (string, func()) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return "http://" + addr, func() { alive.Close(); cmd.Process.Kill(); cmd.Wait() }
+	return "http://" + addr, cmd.Process.Pid, func() { alive.Close(); cmd.Process.Kill(); cmd.Wait() }
+}
+
+// cpuMeter adds up a process's CPU time over the calls it is around.
+type cpuMeter struct{ total time.Duration }
+
+func (m *cpuMeter) around(pid int, f func()) {
+	t0 := loadgen.ProcCPU(pid)
+	f()
+	m.total += loadgen.ProcCPU(pid) - t0
+}
+
+// cpuRow prints the CPU each request cost the floor's process and
+// Voyager's, over n requests each (Voyager's includes saving the turn and
+// the answer, which the proxy does not do).
+func cpuRow(what string, ours, floor cpuMeter, n int) string {
+	if n == 0 {
+		return "| " + what + " | | | |"
+	}
+	per := func(m cpuMeter) time.Duration { return (m.total / time.Duration(n)).Round(time.Microsecond) }
+	return fmt.Sprintf("| %s (n=%d) | %v | %v | %s |", what, n, per(floor), per(ours), ratio(per(ours), per(floor)))
 }
 
 // sample is one request's first token.
