@@ -120,6 +120,7 @@ func serve(ctx context.Context, p Product, env Env, args []string) error {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	go pl.Maintenance.Keep(sctx)
 	pl.registerDomainsAllowed(m.Domains)
 	if c.TLS == "auto" {
 		tln, t, err := startTLS(sctx, pl, m.Domains, ln, httpLn)

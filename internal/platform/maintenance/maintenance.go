@@ -137,6 +137,44 @@ func (m *Mode) current(ctx context.Context) State {
 	return m.cached
 }
 
+// Keep re-reads the switch every half ttl until ctx ends, so requests
+// find the cached state fresh and none of them waits for the database
+// (without it, the first request after each ttl re-reads it on its way).
+// The state still changes within ttl of the switch on any instance.
+func (m *Mode) Keep(ctx context.Context) {
+	t := time.NewTicker(m.ttl / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.refresh(ctx)
+		}
+	}
+}
+
+// refresh re-reads the switch unless a request is already doing so.
+func (m *Mode) refresh(ctx context.Context) {
+	m.mu.Lock()
+	if m.refreshing {
+		m.mu.Unlock()
+		return
+	}
+	m.refreshing = true
+	now := m.now()
+	m.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	fresh, err := m.Status(rctx)
+	cancel()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refreshing = false
+	if err == nil {
+		m.cached, m.fetched = fresh, now
+	}
+}
+
 // exempt lists the path prefixes served during maintenance.
 var exempt = []string{"/healthz", "/readyz", "/metrics", "/api/cron/", "/assets/", "/signin", "/auth/", "/api/auth/", "/signout"}
 

@@ -79,3 +79,40 @@ func TestMiddleware(t *testing.T) {
 		}
 	})
 }
+
+// TestKeep: with Keep running, another instance's switch reaches the
+// cached state in the background. The clock here never moves, so no
+// request would ever find the state old enough to re-read it itself.
+func TestKeep(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+		served := maintenance.New(db, clk.Now, 100*time.Millisecond)
+		operator := maintenance.New(db, clk.Now, 100*time.Millisecond)
+		h := served.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }), maintenance.Options{})
+		get := func() int {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/ideas", nil))
+			return w.Code
+		}
+		if c := get(); c != 200 {
+			t.Fatalf("before: got %d", c)
+		}
+		if _, err := operator.Set(ctx, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if c := get(); c != 200 {
+			t.Fatalf("without Keep and with a clock that stands still: got %d, want the cached 200", c)
+		}
+		go served.Keep(ctx)
+		deadline := time.Now().Add(5 * time.Second)
+		for get() != 503 {
+			if time.Now().After(deadline) {
+				t.Fatal("Keep did not bring the switch in within 5s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
