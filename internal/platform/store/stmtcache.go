@@ -72,8 +72,9 @@ func (db *DB) writeStmt(ctx context.Context, q string) *sql.Stmt {
 // is a bound parameter to be prepared again whenever that parameter is
 // bound, which is every run: a cached statement then pays the parser each
 // time (BenchmarkLimit: 16.6 µs a run instead of 11.5 µs; in a send-path
-// profile the parser showed under the chat's history read). Each distinct n is one more text in the
-// statement cache, so a limit a request chooses stays a parameter.
+// profile the parser showed under the chat's history read). Each distinct
+// n is one more text in the statement cache, so a limit a request chooses
+// stays a parameter.
 func Limit(n int) string {
 	return "LIMIT " + strconv.Itoa(max(n, 0))
 }
