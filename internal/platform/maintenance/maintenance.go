@@ -114,27 +114,12 @@ func (m *Mode) Set(ctx context.Context, on bool, message string) (State, error) 
 // database separately).
 func (m *Mode) current(ctx context.Context) State {
 	m.mu.Lock()
-	st := m.cached
-	now := m.now()
-	if m.refreshing || now.Sub(m.fetched) < m.ttl {
-		m.mu.Unlock()
+	st, fresh := m.cached, m.refreshing || m.now().Sub(m.fetched) < m.ttl
+	m.mu.Unlock()
+	if fresh {
 		return st
 	}
-	m.refreshing = true
-	m.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	fresh, err := m.Status(ctx)
-	cancel()
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.refreshing = false
-	m.fetched = now
-	if err == nil {
-		m.cached = fresh
-	}
-	return m.cached
+	return m.refresh(context.WithoutCancel(ctx))
 }
 
 // Keep re-reads the switch every half ttl until ctx ends, so requests
@@ -154,25 +139,30 @@ func (m *Mode) Keep(ctx context.Context) {
 	}
 }
 
-// refresh re-reads the switch unless a request is already doing so.
-func (m *Mode) refresh(ctx context.Context) {
+// refresh re-reads the switch unless a request or Keep is already doing
+// so, and returns the state it then knows.
+func (m *Mode) refresh(ctx context.Context) State {
 	m.mu.Lock()
 	if m.refreshing {
-		m.mu.Unlock()
-		return
+		defer m.mu.Unlock()
+		return m.cached
 	}
 	m.refreshing = true
 	now := m.now()
 	m.mu.Unlock()
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	fresh, err := m.Status(rctx)
+
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	fresh, err := m.Status(ctx)
 	cancel()
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.refreshing = false
+	m.fetched = now
 	if err == nil {
-		m.cached, m.fetched = fresh, now
+		m.cached = fresh
 	}
+	return m.cached
 }
 
 // exempt lists the path prefixes served during maintenance.
