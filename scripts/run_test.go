@@ -15,12 +15,14 @@ import (
 
 // fakes writes stand-ins for the two servers: each runs until SIGTERM
 // (and says so), except the ones named in failing, which exit 1 at once
-// as a server whose port is taken does.
+// as a server whose port is taken does. A running one leaves NAME.ready
+// beside itself once its TERM trap is set (before that, a signal kills
+// its bash without a word, so a test must not signal earlier).
 func fakes(t *testing.T, failing ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range []string{"coda", "voyager"} {
-		body := "#!/bin/bash\ntrap 'echo " + name + " stopped; exit 0' TERM\nwhile true; do sleep 0.05; done\n"
+		body := "#!/bin/bash\ntrap 'echo " + name + " stopped; exit 0' TERM\ntouch \"$(dirname \"$0\")/" + name + ".ready\"\nwhile true; do sleep 0.05; done\n"
 		for _, f := range failing {
 			if f == name {
 				// As a real server does, it fails after starting up, by which
@@ -56,11 +58,12 @@ func start(t *testing.T, bin string) (*exec.Cmd, *bytes.Buffer, <-chan error) {
 // and exits 0, without the old recipe's recursion (a segmentation fault).
 func TestRunStopsBothOnCtrlC(t *testing.T) {
 	t.Parallel()
-	cmd, out, done := start(t, fakes(t))
+	bin := fakes(t)
+	cmd, out, done := start(t, bin)
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(psOf(cmd.Process.Pid), "serve") < 2 {
+	for !ready(bin, "coda") || !ready(bin, "voyager") {
 		if time.Now().After(deadline) {
-			t.Fatalf("servers did not start:\n%s", out)
+			t.Fatalf("servers did not start: %q", psOf(cmd.Process.Pid))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -94,6 +97,12 @@ func TestRunStopsBothWhenOneCannotStart(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// ready tells whether the fake server name in bin has set its TERM trap.
+func ready(bin, name string) bool {
+	_, err := os.Stat(filepath.Join(bin, name+".ready"))
+	return err == nil
 }
 
 // psOf lists the commands of pid's children.
